@@ -1,0 +1,32 @@
+using EnergyWs.Readings;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace EnergyWs.Kafka;
+
+internal static class KafkaExtensions
+{
+    /// <summary>The consumer, the decoding pipeline it feeds, and their options.</summary>
+    public static IHostApplicationBuilder AddKafkaReadings(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptionsWithValidateOnStart<KafkaOptions>().Bind(builder.Configuration.GetSection(KafkaOptions.Section));
+        services.AddSingleton<IValidateOptions<KafkaOptions>, KafkaOptionsValidator>();
+        services.AddOptionsWithValidateOnStart<ReadingsOptions>().Bind(builder.Configuration.GetSection(ReadingsOptions.Section));
+        services.AddSingleton<IValidateOptions<ReadingsOptions>, ReadingsOptionsValidator>();
+
+        services.AddSingleton<RecordDecoder>();
+        services.AddSingleton<ReadingMetrics>();
+        services.AddSingleton<ReadingPipeline>();
+        services.AddSingleton<ConsumerState>();
+        services.AddSingleton<KafkaMetrics>();
+        services.AddSingleton<KafkaConsumerService>();
+        services.AddHostedService(sp =>
+        {
+            // Instruments exist before the first scrape.
+            sp.GetRequiredService<KafkaMetrics>();
+            return sp.GetRequiredService<KafkaConsumerService>();
+        });
+        return builder;
+    }
+}

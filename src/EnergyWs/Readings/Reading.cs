@@ -1,0 +1,34 @@
+namespace EnergyWs.Readings;
+
+/// <summary>
+/// One normalized meter reading: the seed's five fields, plus where it came from when known.
+/// Fields the meter has never reported are null (and serialized as null).
+/// </summary>
+internal sealed record Reading
+{
+    /// <summary>When the meter measured it, UTC, millisecond precision.</summary>
+    public required DateTimeOffset Timestamp { get; init; }
+
+    /// <summary>Active power in W; negative means export.</summary>
+    public double? PowerW { get; init; }
+
+    public double? Voltage { get; init; }
+
+    public double? Current { get; init; }
+
+    /// <summary>Imported energy counter in kWh.</summary>
+    public double? EnergyKwh { get; init; }
+
+    /// <summary>Meter id (the Shelly id, or a mapped device tag); null for the bare seed format.</summary>
+    public string? Device { get; init; }
+
+    /// <summary>Channel or phase group within the device ("0", "1"); null for single-channel meters.</summary>
+    public string? Channel { get; init; }
+
+    /// <summary>Exported energy counter in kWh.</summary>
+    public double? EnergyReturnedKwh { get; init; }
+
+    public double? PowerFactor { get; init; }
+
+    public double? FrequencyHz { get; init; }
+}

@@ -1,0 +1,21 @@
+namespace EnergyWs.Readings;
+
+/// <summary>
+/// A reading serialized once. The same <see cref="Utf8Json"/> bytes go to every client, to
+/// history and to the REST API; nothing downstream serializes the reading again.
+/// </summary>
+internal sealed class ReadingFrame(long sequence, Reading reading, ReadOnlyMemory<byte> utf8Json, long receivedTimestamp, DateTimeOffset? recordTimestamp)
+{
+    /// <summary>Process-wide, strictly increasing; used to stitch replay and live without gap or duplicate.</summary>
+    public long Sequence { get; } = sequence;
+
+    public Reading Reading { get; } = reading;
+
+    public ReadOnlyMemory<byte> Utf8Json { get; } = utf8Json;
+
+    /// <summary><see cref="TimeProvider.GetTimestamp"/> when the record was decoded, for latency metrics.</summary>
+    public long ReceivedTimestamp { get; } = receivedTimestamp;
+
+    /// <summary>The Kafka record's timestamp (producer CreateTime); delivery latency is measured from it.</summary>
+    public DateTimeOffset? RecordTimestamp { get; } = recordTimestamp;
+}

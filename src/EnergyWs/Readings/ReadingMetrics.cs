@@ -1,0 +1,31 @@
+using System.Diagnostics.Metrics;
+
+namespace EnergyWs.Readings;
+
+/// <summary>Counts what the decoding stage makes of Kafka records.</summary>
+internal sealed class ReadingMetrics
+{
+    public const string MeterName = "EnergyWs.Readings";
+
+    private readonly Counter<long> _records;
+    private readonly Counter<long> _readings;
+    private readonly Counter<long> _decodeErrors;
+
+    public ReadingMetrics(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(MeterName);
+        _records = meter.CreateCounter<long>("energyws_kafka_records_total", "{record}", "Kafka records consumed, by result (ok / invalid).");
+        _readings = meter.CreateCounter<long>("energyws_readings_total", "{reading}", "Readings decoded and published.");
+        _decodeErrors = meter.CreateCounter<long>("energyws_decode_errors_total", "{record}", "Records skipped, by reason.");
+    }
+
+    public void RecordOk() => _records.Add(1, new KeyValuePair<string, object?>("result", "ok"));
+
+    public void RecordInvalid(string reason)
+    {
+        _records.Add(1, new KeyValuePair<string, object?>("result", "invalid"));
+        _decodeErrors.Add(1, new KeyValuePair<string, object?>("reason", reason));
+    }
+
+    public void ReadingPublished() => _readings.Add(1);
+}

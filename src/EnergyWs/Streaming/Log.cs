@@ -1,0 +1,24 @@
+using Microsoft.Extensions.Logging;
+
+namespace EnergyWs.Streaming;
+
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Debug, Message = "Client {Remote} connected ({Connections} connected)")]
+    public static partial void ClientConnected(ILogger logger, string remote, int connections);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Debug, Message = "Client {Remote} closed: {Reason} after {Duration}")]
+    public static partial void ClientClosed(ILogger logger, string remote, string reason, TimeSpan duration);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Debug, Message = "Close handshake with {Remote} did not complete ({Reason}); connection aborted")]
+    public static partial void CloseHandshakeFailed(ILogger logger, string remote, string reason);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "Connection limit {Limit} reached; refused {Remote}")]
+    public static partial void ConnectionLimitReached(ILogger logger, int limit, string remote);
+
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Information, Message = "Closing {Connections} client connections: server shutting down")]
+    public static partial void ClosingAll(ILogger logger, int connections);
+
+    [LoggerMessage(EventId = 3006, Level = LogLevel.Information, Message = "Slow client {Remote} closed: nothing accepted for {Timeout}")]
+    public static partial void SlowClientClosed(ILogger logger, string remote, TimeSpan timeout);
+}

@@ -1,0 +1,27 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EnergyWs.Streaming;
+
+internal static class StreamingExtensions
+{
+    public static IHostApplicationBuilder AddStreaming(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptionsWithValidateOnStart<StreamingOptions>()
+            .Bind(builder.Configuration.GetSection(StreamingOptions.Section));
+        builder.Services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<StreamingOptions>, StreamingOptionsValidator>();
+        builder.Services.AddSingleton<Broadcaster>();
+        builder.Services.AddSingleton<StreamingMetrics>();
+        builder.Services.AddSingleton<WebSocketEndpoint>();
+        builder.Services.AddSingleton<ConnectionSweeper>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ConnectionSweeper>());
+        return builder;
+    }
+
+    public static IEndpointConventionBuilder MapStreaming(this IEndpointRouteBuilder endpoints)
+    {
+        return endpoints.Map("/ws", context => context.RequestServices.GetRequiredService<WebSocketEndpoint>().HandleAsync(context))
+            .WithName("ws");
+    }
+}

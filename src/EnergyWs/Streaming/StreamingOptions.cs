@@ -1,0 +1,50 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
+namespace EnergyWs.Streaming;
+
+internal sealed class StreamingOptions
+{
+    public const string Section = "Streaming";
+
+    [Range(1, 1_000_000, ErrorMessage = "Streaming:MaxConnections must be between 1 and 1000000.")]
+    public int MaxConnections { get; set; } = 10_000;
+
+    /// <summary>
+    /// Frames held for one client. Queued frames are shared with every other client, so a slot
+    /// costs 24 bytes: 1,024 absorb a burst of a thousand readings and bound a stalled client to
+    /// ~24 KB. When full, the oldest frame is dropped and counted.
+    /// </summary>
+    [Range(1, 100_000, ErrorMessage = "Streaming:QueueCapacity must be between 1 and 100000.")]
+    public int QueueCapacity { get; set; } = 1024;
+
+    /// <summary>
+    /// A queued reading older than this is dropped instead of sent: a client that fell behind gets
+    /// the newest readings with bounded delay rather than an ever-growing lag.
+    /// </summary>
+    [TimeSpanRange("00:00:00.010", "01:00:00", ErrorMessage = "Streaming:MaxFrameAge must be between 00:00:00.01 and 01:00:00.")]
+    public TimeSpan MaxFrameAge { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>A client whose socket accepts nothing for this long is closed with 1008 "too slow".</summary>
+    [TimeSpanRange("00:00:00.100", "01:00:00", ErrorMessage = "Streaming:SlowClientTimeout must be between 00:00:00.1 and 01:00:00.")]
+    public TimeSpan SlowClientTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Server pings at this interval (the seed documents 30 s).</summary>
+    [TimeSpanRange("00:00:01", "01:00:00", ErrorMessage = "Streaming:PingInterval must be between 00:00:01 and 01:00:00.")]
+    public TimeSpan PingInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A peer that does not answer a ping within this is treated as dead and dropped.</summary>
+    [TimeSpanRange("00:00:01", "01:00:00", ErrorMessage = "Streaming:PongTimeout must be between 00:00:01 and 01:00:00.")]
+    public TimeSpan PongTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long a close handshake may take before the connection is aborted.</summary>
+    [TimeSpanRange("00:00:00.100", "00:01:00", ErrorMessage = "Streaming:CloseTimeout must be between 00:00:00.1 and 00:01:00.")]
+    public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Largest client message; control messages are tiny, anything bigger is hostile.</summary>
+    [Range(128, 1024 * 1024, ErrorMessage = "Streaming:MaxMessageBytes must be between 128 and 1048576.")]
+    public int MaxMessageBytes { get; set; } = 4096;
+}
+
+[OptionsValidator]
+internal sealed partial class StreamingOptionsValidator : IValidateOptions<StreamingOptions>;

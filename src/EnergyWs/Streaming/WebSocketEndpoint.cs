@@ -1,0 +1,163 @@
+using System.Net.WebSockets;
+using EnergyWs.Readings;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
+
+namespace EnergyWs.Streaming;
+
+/// <summary>The /ws endpoint: validates the request, upgrades, and runs the connection.</summary>
+internal sealed class WebSocketEndpoint(
+    Broadcaster broadcaster,
+    IOptions<StreamingOptions> options,
+    StreamingMetrics metrics,
+    TimeProvider time,
+    IHostApplicationLifetime lifetime,
+    ILogger<WebSocketEndpoint> logger)
+{
+    /// <summary>Bounds on what a client may put in the query string.</summary>
+    internal const int MaxFilterValues = 64;
+    internal const int MaxFilterLength = 128;
+
+    private readonly StreamingOptions _options = options.Value;
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            await Results.Problem(statusCode: StatusCodes.Status400BadRequest, detail: "This endpoint speaks WebSocket only: send an upgrade request.")
+                .ExecuteAsync(context);
+            return;
+        }
+
+        if (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, "server shutting down", "rejected_limit");
+            return;
+        }
+
+        if (!TryParseSelection(context.Request.Query, out var selection, out var error))
+        {
+            await Results.Problem(statusCode: StatusCodes.Status400BadRequest, detail: error).ExecuteAsync(context);
+            return;
+        }
+
+        var remote = $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}";
+        if (broadcaster.Count >= _options.MaxConnections)
+        {
+            Log.ConnectionLimitReached(logger, _options.MaxConnections, remote);
+            await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, "connection limit reached", "rejected_limit");
+            return;
+        }
+
+        using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+        {
+            KeepAliveInterval = _options.PingInterval,
+            KeepAliveTimeout = _options.PongTimeout,
+        });
+
+        var connection = new ClientConnection(socket, selection, remote, _options, metrics, time, logger);
+        if (!broadcaster.TryAdd(connection, _options.MaxConnections))
+        {
+            // Lost the race for the last slot after the upgrade: say so in the close frame.
+            metrics.Rejected("rejected_limit");
+            await socket.CloseAsync(WebSocketCloseStatus.InternalServerError, "connection limit reached", CancellationToken.None);
+            return;
+        }
+
+        metrics.Accepted();
+        Log.ClientConnected(logger, remote, broadcaster.Count);
+        var reason = CloseReason.ConnectionLost;
+        try
+        {
+            reason = await connection.RunAsync(lifetime.ApplicationStopping);
+        }
+        finally
+        {
+            broadcaster.Remove(connection);
+            metrics.Closed(reason.Metric);
+            if (reason == CloseReason.TooSlow)
+            {
+                Log.SlowClientClosed(logger, remote, _options.SlowClientTimeout);
+            }
+
+            if (logger.IsEnabled(LogLevel.Debug))
+            {
+                Log.ClientClosed(logger, remote, reason.Metric, time.GetUtcNow() - connection.ConnectedAt);
+            }
+        }
+    }
+
+    private async Task RefuseAsync(HttpContext context, int status, string detail, string metric)
+    {
+        metrics.Rejected(metric);
+        context.Response.Headers.RetryAfter = "5";
+        await Results.Problem(statusCode: status, detail: detail).ExecuteAsync(context);
+    }
+
+    /// <summary>?device=a&amp;device=b&amp;channel=0 — repeatable; absent means everything.</summary>
+    internal static bool TryParseSelection(IQueryCollection query, out ClientSelection selection, out string? error)
+    {
+        selection = ClientSelection.All;
+        error = null;
+        if (!TryParseSet(query["device"], "device", out var devices, out error) ||
+            !TryParseSet(query["channel"], "channel", out var channels, out error))
+        {
+            return false;
+        }
+
+        if (devices is not null || channels is not null)
+        {
+            selection = new ClientSelection(devices, channels);
+        }
+
+        return true;
+    }
+
+    private static bool TryParseSet(StringValues values, string name, out HashSet<string>? set, out string? error)
+    {
+        set = null;
+        error = null;
+        if (values.Count == 0)
+        {
+            return true;
+        }
+
+        if (values.Count > MaxFilterValues)
+        {
+            error = $"At most {MaxFilterValues} '{name}' values are allowed.";
+            return false;
+        }
+
+        set = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var raw in values)
+        {
+            // Commas are accepted too: ?device=a,b
+            foreach (var value in (raw ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (value.Length > MaxFilterLength)
+                {
+                    error = $"A '{name}' value may be at most {MaxFilterLength} characters.";
+                    return false;
+                }
+
+                set.Add(value);
+            }
+        }
+
+        if (set.Count > MaxFilterValues)
+        {
+            error = $"At most {MaxFilterValues} '{name}' values are allowed.";
+            return false;
+        }
+
+        if (set.Count == 0)
+        {
+            set = null;
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,70 @@
+using EnergyWs.Kafka;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EnergyWs.Tests.Infrastructure;
+
+/// <summary>
+/// The real service on real Kestrel at 127.0.0.1, port 0, consuming a test topic.
+/// </summary>
+internal sealed class EnergyWsApp : WebApplicationFactory<Program>
+{
+    private readonly Dictionary<string, string?> _settings;
+    private readonly Action<IServiceCollection>? _services;
+
+    public EnergyWsApp(string bootstrapServers, string topic, IDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
+    {
+        _settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
+        {
+            ["Kafka:BootstrapServers"] = bootstrapServers,
+            ["Kafka:Topic"] = topic,
+            ["Kafka:GroupId"] = "energy-ws-test",
+            ["Kafka:ProbeInterval"] = "00:00:00.250",
+            ["Kafka:Consumer:enable.auto.commit"] = "false",
+            ["Demo:Enabled"] = "false",
+            ["Auth:Enabled"] = "false",
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            _settings[key] = value;
+        }
+
+        _services = services;
+        UseKestrel(options => options.Listen(System.Net.IPAddress.Loopback, 0));
+    }
+
+    public Uri BaseAddress { get; private set; } = null!;
+
+    public Uri WebSocketUri(string pathAndQuery = "/ws") =>
+        new(new UriBuilder(BaseAddress) { Scheme = "ws" }.Uri, pathAndQuery);
+
+    public T Get<T>() where T : notnull => Services.GetRequiredService<T>();
+
+    /// <summary>Starts the server and waits until the consumer holds its partitions.</summary>
+    public async Task<EnergyWsApp> StartAsync(CancellationToken cancellationToken = default)
+    {
+        StartServer();
+        var addresses = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!;
+        BaseAddress = new Uri(addresses.Addresses.First());
+        await Eventually.TrueAsync(() => Get<ConsumerState>().Assigned, "the consumer is assigned", cancellationToken);
+        return this;
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
+
+        if (_services is not null)
+        {
+            builder.ConfigureServices(_services);
+        }
+    }
+}

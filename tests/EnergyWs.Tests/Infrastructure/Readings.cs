@@ -1,0 +1,25 @@
+using System.Globalization;
+using System.Text;
+using Confluent.Kafka;
+
+namespace EnergyWs.Tests.Infrastructure;
+
+/// <summary>Seed-format readings as a meter bridge would produce them.</summary>
+internal static class SeedReadings
+{
+    private static readonly DateTimeOffset Start = new(2026, 1, 8, 19, 30, 0, TimeSpan.Zero);
+
+    /// <summary>The i-th test reading, in the exact compact wire form the service must emit.</summary>
+    public static string Json(int i) => string.Create(CultureInfo.InvariantCulture,
+        $"{{\"timestamp\":\"{Start.AddSeconds(i):yyyy-MM-dd'T'HH:mm:ss'Z'}\",\"power_w\":{2450.5 + i},\"voltage\":230.2,\"current\":10.64,\"energy_kwh\":{145.3 + (i * 0.001):0.###}}}");
+
+    public static async Task ProduceAsync(IProducer<byte[]?, byte[]?> producer, string topic, IEnumerable<string> values)
+    {
+        foreach (var value in values)
+        {
+            producer.Produce(topic, new Message<byte[]?, byte[]?> { Value = Encoding.UTF8.GetBytes(value) });
+        }
+
+        await Task.Run(() => producer.Flush(TimeSpan.FromSeconds(30)));
+    }
+}

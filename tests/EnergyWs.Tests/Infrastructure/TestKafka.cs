@@ -1,0 +1,65 @@
+using Confluent.Kafka;
+using Confluent.Kafka.Admin;
+using EnergyWs.Kafka;
+
+namespace EnergyWs.Tests.Infrastructure;
+
+/// <summary>
+/// The broker a test talks to: librdkafka's embedded mock cluster by default, or the external
+/// Kafka/Redpanda named by ENERGYWS_TEST_KAFKA=host:port. Every test gets its own topic, so tests
+/// run in parallel against either. Dispose after every client of it (the app, producers).
+/// </summary>
+internal sealed class TestKafka : IDisposable
+{
+    public const string ExternalVariable = "ENERGYWS_TEST_KAFKA";
+
+    private readonly EmbeddedKafkaBroker? _embedded;
+
+    public TestKafka()
+    {
+        var external = Environment.GetEnvironmentVariable(ExternalVariable);
+        if (string.IsNullOrWhiteSpace(external))
+        {
+            _embedded = new EmbeddedKafkaBroker();
+            BootstrapServers = _embedded.BootstrapServers;
+        }
+        else
+        {
+            Librdkafka.EnsureLoaded();
+            BootstrapServers = external.Trim();
+        }
+    }
+
+    public string BootstrapServers { get; }
+
+    /// <summary>The mock cluster, for fault injection; null against an external broker.</summary>
+    public EmbeddedKafkaBroker? Embedded => _embedded;
+
+    public static bool IsExternal => !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(ExternalVariable));
+
+    public async Task<string> CreateTopicAsync(int partitions = 1)
+    {
+        var topic = $"energy-test-{Guid.NewGuid():N}";
+        if (_embedded is not null)
+        {
+            _embedded.CreateTopic(topic, partitions);
+            return topic;
+        }
+
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = BootstrapServers }).Build();
+        await admin.CreateTopicsAsync([new TopicSpecification { Name = topic, NumPartitions = partitions, ReplicationFactor = 1 }]);
+        return topic;
+    }
+
+    public IProducer<byte[]?, byte[]?> CreateProducer() =>
+        new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig
+        {
+            BootstrapServers = BootstrapServers,
+            LingerMs = 0,
+            SocketNagleDisable = true,
+            EnableIdempotence = false,
+            Acks = Acks.Leader,
+        }).Build();
+
+    public void Dispose() => _embedded?.Dispose();
+}

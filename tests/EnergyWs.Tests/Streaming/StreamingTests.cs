@@ -1,0 +1,172 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using EnergyWs.Streaming;
+using EnergyWs.Tests.Infrastructure;
+
+namespace EnergyWs.Tests.Streaming;
+
+public sealed class StreamingTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Broadcast_ThreeClients_EachReceiveEveryReadingByteExactInOrder()
+    {
+        using var kafka = new TestKafka();
+        var topic = await kafka.CreateTopicAsync();
+        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
+        var clients = new List<WsClient>();
+        for (var i = 0; i < 3; i++)
+        {
+            clients.Add(await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct));
+        }
+
+        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 3, "three clients are registered", Ct);
+        var expected = Enumerable.Range(0, 1000).Select(SeedReadings.Json).ToList();
+        using (var producer = kafka.CreateProducer())
+        {
+            await SeedReadings.ProduceAsync(producer, topic, expected);
+        }
+
+        foreach (var client in clients)
+        {
+            Assert.Equal(expected, await client.ReceiveManyAsync(expected.Count));
+            await client.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Broadcast_GarbageBetweenGoodRecords_IsSkippedAndNextReadingArrives()
+    {
+        using var kafka = new TestKafka();
+        var topic = await kafka.CreateTopicAsync();
+        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
+        await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
+        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 1, "the client is registered", Ct);
+
+        using (var producer = kafka.CreateProducer())
+        {
+            await SeedReadings.ProduceAsync(producer, topic, [SeedReadings.Json(1), "hello world", "{\"power_w\":", "", "[1,2,3]", SeedReadings.Json(2)]);
+        }
+
+        Assert.Equal(SeedReadings.Json(1), await client.ReceiveAsync());
+        Assert.Equal(SeedReadings.Json(2), await client.ReceiveAsync());
+    }
+
+    [Fact]
+    public async Task Broadcast_SlowClient_DoesNotDelayOthersAndIsClosedWith1008()
+    {
+        using var kafka = new TestKafka();
+        var topic = await kafka.CreateTopicAsync();
+        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        {
+            ["Streaming:SlowClientTimeout"] = "00:00:00.500",
+            ["Streaming:CloseTimeout"] = "00:00:10",
+        }).StartAsync(Ct);
+        var capacity = new StreamingOptions().QueueCapacity;
+
+        await using var fast1 = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
+        await using var fast2 = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
+        // The stalled client never reads and advertises a tiny TCP window, so the server's send stalls.
+        await using var stalled = await WsClient.ConnectAsync(app.WebSocketUri(), configure: null, startReading: false, cancellationToken: Ct);
+        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 3, "three clients are registered", Ct);
+
+        using var producer = kafka.CreateProducer();
+        var produced = 0;
+        var maxQueued = 0;
+        // Keep producing until the server has given up on the stalled client (kernel buffers on
+        // loopback absorb a few MB first); the bound keeps a broken server from looping forever.
+        // Each batch is received in full by both normal clients before the next: they are never held up.
+        while (!app.Get<Broadcaster>().Snapshot().Any(c => c.IsClosing) && produced < 200_000)
+        {
+            var batch = Enumerable.Range(produced, 500).Select(SeedReadings.Json).ToList();
+            await SeedReadings.ProduceAsync(producer, topic, batch);
+            foreach (var fast in new[] { fast1, fast2 })
+            {
+                Assert.Equal(batch, await fast.ReceiveManyAsync(batch.Count));
+            }
+
+            produced += batch.Count;
+            maxQueued = Math.Max(maxQueued, app.Get<Broadcaster>().Snapshot().Max(c => c.QueuedCount));
+        }
+
+        Assert.True(app.Get<Broadcaster>().Snapshot().Any(c => c.IsClosing), $"the stalled client was not closed after {produced} readings");
+
+        // Its backlog on the server never exceeded the per-client bound.
+        Assert.True(maxQueued <= capacity, $"queued {maxQueued} > {capacity}");
+
+        // Once it reads again it finds the close frame behind what the kernel still held.
+        stalled.StartReading();
+        var (status, description) = await stalled.Closed.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.Equal(WebSocketCloseStatus.PolicyViolation, status);
+        Assert.Equal("too slow", description);
+        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 2, "the stalled client is removed", Ct);
+    }
+
+    [Fact]
+    public async Task Ws_PlainHttpRequest_Gets400()
+    {
+        using var kafka = new TestKafka();
+        var topic = await kafka.CreateTopicAsync();
+        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
+        using var http = new HttpClient { BaseAddress = app.BaseAddress };
+        using var response = await http.GetAsync("/ws", Ct);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Ws_ClientFrameOver4KiB_IsClosedWith1009()
+    {
+        using var kafka = new TestKafka();
+        var topic = await kafka.CreateTopicAsync();
+        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
+        await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
+
+        await client.SendAsync(new string('x', 4097));
+
+        var (status, _) = await client.Closed.WaitAsync(Eventually.DefaultTimeout, Ct);
+        Assert.Equal(WebSocketCloseStatus.MessageTooBig, status);
+    }
+
+    [Fact]
+    public async Task Ws_SmallClientFrames_AreIgnoredAndStreamContinues()
+    {
+        using var kafka = new TestKafka();
+        var topic = await kafka.CreateTopicAsync();
+        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
+        await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
+        await client.SendAsync(new string('x', 4096));
+        await client.SendAsync("hello");
+        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 1, "the client is registered", Ct);
+
+        using var producer = kafka.CreateProducer();
+        await SeedReadings.ProduceAsync(producer, topic, [SeedReadings.Json(7)]);
+
+        Assert.Equal(SeedReadings.Json(7), await client.ReceiveAsync());
+    }
+
+    [Fact]
+    public async Task Replicas_TwoInstancesOnOneTopic_BothDeliverEveryReading()
+    {
+        using var kafka = new TestKafka();
+        var topic = await kafka.CreateTopicAsync(partitions: 2);
+        await using var first = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
+        await using var second = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
+        await using var a = await WsClient.ConnectAsync(first.WebSocketUri(), cancellationToken: Ct);
+        await using var b = await WsClient.ConnectAsync(second.WebSocketUri(), cancellationToken: Ct);
+        await Eventually.TrueAsync(() => first.Get<Broadcaster>().Count == 1 && second.Get<Broadcaster>().Count == 1, "both clients are registered", Ct);
+
+        var expected = Enumerable.Range(0, 200).Select(SeedReadings.Json).ToList();
+        using (var producer = kafka.CreateProducer())
+        {
+            await SeedReadings.ProduceAsync(producer, topic, expected);
+        }
+
+        // Two partitions: order holds per partition, so compare as sets of exactly-once readings.
+        var gotA = await a.ReceiveManyAsync(expected.Count);
+        var gotB = await b.ReceiveManyAsync(expected.Count);
+        Assert.Equal(expected.Order(), gotA.Order());
+        Assert.Equal(expected.Order(), gotB.Order());
+    }
+}
