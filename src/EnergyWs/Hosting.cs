@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
 
 namespace EnergyWs;
@@ -19,6 +20,9 @@ internal static partial class Hosting
     {
         try
         {
+            // Validate every ValidateOnStart option before the host starts, so a bad setting is
+            // reported as one line instead of the host's "failed to start" stack trace.
+            app.Services.GetRequiredService<IStartupValidator>().Validate();
             await app.RunAsync();
             return Environment.ExitCode;
         }
@@ -41,13 +45,21 @@ internal static partial class Hosting
     };
 
     /// <summary>
-    /// The source-generated validator wraps our message ("Kafka:Topic must …") in its own frame;
-    /// keep just our message, which names the setting.
+    /// The source-generated validator prefixes our message ("Kafka:Topic must …") with the member
+    /// name ("Topic: "); keep just our message, which names the setting by its configuration key.
     /// </summary>
     private static string Clean(string failure)
     {
-        const string marker = "with the error: '";
-        var at = failure.IndexOf(marker, StringComparison.Ordinal);
-        return at < 0 ? failure : failure[(at + marker.Length)..].TrimEnd('.', '\'');
+        var colon = failure.IndexOf(": ", StringComparison.Ordinal);
+        if (colon > 0 && failure.AsSpan(0, colon).IndexOfAny(' ', ':') < 0)
+        {
+            failure = failure[(colon + 2)..];
+        }
+
+        // Messages DataAnnotations wrote itself name "StreamingOptions.MaxConnections"; say "Streaming:MaxConnections".
+        return OptionsMemberName().Replace(failure, "$1:$2");
     }
+
+    [GeneratedRegex(@"(?<=The field )(\w+)Options\.(\w+)")]
+    private static partial Regex OptionsMemberName();
 }

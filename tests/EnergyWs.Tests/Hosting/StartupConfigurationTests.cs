@@ -1,0 +1,70 @@
+using System.Diagnostics;
+
+namespace EnergyWs.Tests.Hosting;
+
+/// <summary>Runs the real service binary as a user would, with a bad setting.</summary>
+public sealed class StartupConfigurationTests
+{
+    [Theory]
+    [InlineData("Kafka__Topic", "bad topic!", "Kafka:Topic")]
+    [InlineData("Kafka__BootstrapServers", "no-port-here", "Kafka:BootstrapServers")]
+    [InlineData("Streaming__MaxConnections", "0", "Streaming:MaxConnections")]
+    [InlineData("Streaming__SlowClientTimeout", "00:00:00.001", "Streaming:SlowClientTimeout")]
+    public async Task Startup_InvalidSetting_ExitsNonZeroWithOneLineNamingIt(string variable, string value, string setting)
+    {
+        var (exitCode, stdout, stderr) = await RunServiceAsync(new()
+        {
+            ["Kafka__BootstrapServers"] = "127.0.0.1:9",
+            [variable] = value,
+        });
+
+        Assert.NotEqual(0, exitCode);
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var line = Assert.Single(lines);
+        Assert.Contains(setting, line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stdout + stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Startup_ProductionWithoutBroker_FailsNamingBootstrapServers()
+    {
+        var (exitCode, _, stderr) = await RunServiceAsync(new());
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("Kafka:BootstrapServers", stderr, StringComparison.Ordinal);
+    }
+
+    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunServiceAsync(Dictionary<string, string> environment)
+    {
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "energy-ws.dll")])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        start.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
+        start.Environment["Auth__Enabled"] = "false";
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var stderr = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException("the service did not exit on an invalid setting");
+        }
+
+        return (process.ExitCode, await stdout, await stderr);
+    }
+}
