@@ -13,11 +13,16 @@ internal static class SeedReadings
     public static string Json(int i) => string.Create(CultureInfo.InvariantCulture,
         $"{{\"timestamp\":\"{Start.AddSeconds(i):yyyy-MM-dd'T'HH:mm:ss'Z'}\",\"power_w\":{2450.5 + i},\"voltage\":230.2,\"current\":10.64,\"energy_kwh\":{145.3 + (i * 0.001):0.###}}}");
 
+    /// <summary>
+    /// Produces to partition 0, so order is defined even where the broker auto-creates topics with
+    /// several partitions (an external broker without the admin API).
+    /// </summary>
     public static async Task ProduceAsync(IProducer<byte[]?, byte[]?> producer, string topic, IEnumerable<string> values)
     {
+        var partition = new TopicPartition(topic, 0);
         foreach (var value in values)
         {
-            producer.Produce(topic, new Message<byte[]?, byte[]?> { Value = Encoding.UTF8.GetBytes(value) });
+            producer.Produce(partition, new Message<byte[]?, byte[]?> { Value = Encoding.UTF8.GetBytes(value) });
         }
 
         await Task.Run(() => producer.Flush(TimeSpan.FromSeconds(30)));
