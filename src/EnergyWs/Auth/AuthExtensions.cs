@@ -31,6 +31,7 @@ internal static class AuthExtensions
         services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsValidator>();
         services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsRules>();
         RedactTokensInRequestLogs(services);
+        services.AddSingleton<OriginCheck>();
 
         var section = builder.Configuration.GetSection(AuthOptions.Section);
         var enabled = section.GetValue(nameof(AuthOptions.Enabled), defaultValue: true);
@@ -70,29 +71,15 @@ internal static class AuthExtensions
     /// <summary>Origin check, then authentication and authorization; after UseWebSockets.</summary>
     public static IApplicationBuilder UseAuth(this IApplicationBuilder app)
     {
-        var options = app.ApplicationServices.GetRequiredService<IOptions<AuthOptions>>().Value;
-        if (options.AllowedOrigins.Length > 0)
+        // Options are read on the first request, not here: an invalid setting must surface at
+        // start through options validation, with its one-line message.
+        app.Use(async (context, next) =>
         {
-            var allowed = new HashSet<string>(options.AllowedOrigins.Select(o => o.TrimEnd('/')), StringComparer.OrdinalIgnoreCase);
-            var metrics = app.ApplicationServices.GetRequiredService<StreamingMetrics>();
-            var logger = app.ApplicationServices.GetRequiredService<ILogger<AuthOptions>>();
-            app.Use(async (context, next) =>
+            if (context.RequestServices.GetRequiredService<OriginCheck>().Allows(context))
             {
-                // Cross-site WebSocket hijacking: a page elsewhere opening /ws with the user's
-                // cookies or proxy credentials. Clients without Origin are not browsers and pass.
-                var origin = context.Request.Headers.Origin.ToString();
-                if (context.WebSockets.IsWebSocketRequest && origin.Length > 0 && !allowed.Contains(origin.TrimEnd('/')))
-                {
-                    metrics.Rejected("rejected_origin");
-                    Log.OriginRefused(logger, Remote(context), origin);
-                    context.Response.StatusCode = StatusCodes.Status403Forbidden;
-                    return;
-                }
-
                 await next(context);
-            });
-        }
-
+            }
+        });
         app.UseAuthentication();
         app.UseAuthorization();
         return app;
