@@ -1,4 +1,5 @@
 using EnergyWs;
+using EnergyWs.Auth;
 using EnergyWs.Demo;
 using EnergyWs.Health;
 using EnergyWs.Kafka;
@@ -11,13 +12,15 @@ builder.AddHosting();
 builder.AddDemo();          // before Kafka: the embedded broker must outlive its clients
 builder.AddKafkaReadings();
 builder.AddStreaming();
+builder.AddAuth();
 builder.AddHealth();
 builder.AddMetrics();
 
 var app = builder.Build();
 
 app.UseWebSockets();
-app.MapStreaming();
+app.UseAuth();
+app.MapStreaming().RequireAuthorization(AuthExtensions.ClientPolicy);
 app.MapHealth();
 app.MapMetrics();
 

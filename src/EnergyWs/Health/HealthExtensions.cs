@@ -6,7 +6,7 @@ namespace EnergyWs.Health;
 
 internal static class HealthExtensions
 {
-    private const string ReadyTag = "ready";
+    internal const string ReadyTag = "ready";
 
     public static IHostApplicationBuilder AddHealth(this IHostApplicationBuilder builder)
     {

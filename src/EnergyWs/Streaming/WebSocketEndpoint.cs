@@ -1,4 +1,5 @@
 using System.Net.WebSockets;
+using EnergyWs.Auth;
 using EnergyWs.Readings;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -54,11 +55,17 @@ internal sealed class WebSocketEndpoint(
 
         using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
         {
+            // A browser that sent its token as the subprotocol pair "bearer, <token>" needs "bearer" answered.
+            SubProtocol = BearerToken.AnswerSubProtocol(context),
             KeepAliveInterval = _options.PingInterval,
             KeepAliveTimeout = _options.PongTimeout,
         });
 
-        var connection = new ClientConnection(socket, selection, remote, _options, metrics, time, logger);
+        var connection = new ClientConnection(socket, selection, remote, _options, metrics, time, logger)
+        {
+            // Set by authentication: the sweeper closes the connection with 4401 once the token expires.
+            ExpiresAt = context.Features.Get<TokenExpiry>()?.At,
+        };
         if (!broadcaster.TryAdd(connection, _options.MaxConnections))
         {
             // Lost the race for the last slot after the upgrade: say so in the close frame.

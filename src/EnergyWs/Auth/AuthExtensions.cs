@@ -1,0 +1,177 @@
+using EnergyWs.Streaming;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Protocols;
+using Microsoft.IdentityModel.Tokens;
+
+namespace EnergyWs.Auth;
+
+internal static class AuthExtensions
+{
+    /// <summary>The policy /ws requires: a valid bearer token, or nothing when authentication is off.</summary>
+    public const string ClientPolicy = "ws-client";
+
+    /// <summary>Asymmetric algorithms only: never "none", never HMAC (whose secret would be the public key).</summary>
+    private static readonly string[] Algorithms =
+    [
+        SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSha384, SecurityAlgorithms.RsaSha512,
+        SecurityAlgorithms.RsaSsaPssSha256, SecurityAlgorithms.RsaSsaPssSha384, SecurityAlgorithms.RsaSsaPssSha512,
+        SecurityAlgorithms.EcdsaSha256, SecurityAlgorithms.EcdsaSha384, SecurityAlgorithms.EcdsaSha512,
+    ];
+
+    public static IHostApplicationBuilder AddAuth(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptionsWithValidateOnStart<AuthOptions>().Bind(builder.Configuration.GetSection(AuthOptions.Section));
+        services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsValidator>();
+        services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsRules>();
+        RedactTokensInRequestLogs(services);
+        services.AddSingleton<OriginCheck>();
+
+        var section = builder.Configuration.GetSection(AuthOptions.Section);
+        var enabled = section.GetValue(nameof(AuthOptions.Enabled), defaultValue: true);
+        var hasAuthority = !string.IsNullOrWhiteSpace(section[nameof(AuthOptions.Authority)]);
+        var authentication = services.AddAuthentication();
+        if (!enabled || !hasAuthority)
+        {
+            // Without an authority outside Development, the options validator stops startup instead.
+            var why = !enabled ? "Auth:Enabled is false" : "Development without Auth:Authority";
+            services.AddAuthorizationBuilder().AddPolicy(ClientPolicy, policy => policy.RequireAssertion(static _ => true));
+            services.AddHostedService(sp => new AuthOffAnnouncer(why, sp.GetRequiredService<ILogger<AuthOffAnnouncer>>()));
+            return builder;
+        }
+
+        authentication.AddJwtBearer();
+        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<IOptions<AuthOptions>>(ConfigureJwtBearer);
+        // Runs after the handler's own post-configuration, which creates the configuration manager.
+        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).PostConfigure(static options =>
+        {
+            if (options.ConfigurationManager is BaseConfigurationManager manager)
+            {
+                // A key that left the JWKS must stop working; the last-known-good fallback would
+                // keep accepting it for up to an hour.
+                manager.UseLastKnownGoodConfiguration = false;
+            }
+        });
+        services.AddAuthorizationBuilder().AddPolicy(ClientPolicy, policy => policy
+            .AddAuthenticationSchemes(JwtBearerDefaults.AuthenticationScheme)
+            .RequireAuthenticatedUser());
+
+        services.AddSingleton<SigningKeyState>();
+        services.AddHostedService<SigningKeyRefresher>();
+        services.AddHealthChecks().AddCheck<AuthReadinessCheck>("auth", tags: [Health.HealthExtensions.ReadyTag]);
+        return builder;
+    }
+
+    /// <summary>Origin check, then authentication and authorization; after UseWebSockets.</summary>
+    public static IApplicationBuilder UseAuth(this IApplicationBuilder app)
+    {
+        // Options are read on the first request, not here: an invalid setting must surface at
+        // start through options validation, with its one-line message.
+        app.Use(async (context, next) =>
+        {
+            if (context.RequestServices.GetRequiredService<OriginCheck>().Allows(context))
+            {
+                await next(context);
+            }
+        });
+        app.UseAuthentication();
+        app.UseAuthorization();
+        return app;
+    }
+
+    private static void ConfigureJwtBearer(JwtBearerOptions jwt, IOptions<AuthOptions> authOptions)
+    {
+        var options = authOptions.Value;
+        jwt.Authority = options.Authority;
+        jwt.Audience = options.Audience;
+        jwt.RequireHttpsMetadata = options.RequireHttpsMetadata;
+        jwt.MapInboundClaims = false;
+        jwt.RefreshOnIssuerKeyNotFound = true;
+        jwt.RefreshInterval = options.KeyRefreshMinimumInterval;
+        // The manager's own schedule has a 5-minute floor; SigningKeyRefresher adds the configured one.
+        jwt.AutomaticRefreshInterval = options.KeyRefreshInterval < BaseConfigurationManager.MinimumAutomaticRefreshInterval
+            ? BaseConfigurationManager.MinimumAutomaticRefreshInterval
+            : options.KeyRefreshInterval;
+        jwt.TokenValidationParameters = new TokenValidationParameters
+        {
+            // The issuer comes from the discovery document; the keys from its jwks_uri.
+            ValidateIssuer = true,
+            ValidateAudience = true,
+            ValidAudience = options.Audience,
+            ValidateLifetime = true,
+            RequireExpirationTime = true,
+            RequireSignedTokens = true,
+            ValidAlgorithms = Algorithms,
+            ClockSkew = options.ClockSkew,
+        };
+        var skew = options.ClockSkew;
+        jwt.Events = new JwtBearerEvents
+        {
+            OnMessageReceived = context =>
+            {
+                var token = BearerToken.Find(context.Request);
+                if (token is { Length: > BearerToken.MaxLength })
+                {
+                    context.Fail("token too long");
+                }
+                else
+                {
+                    context.Token = token;
+                }
+
+                return Task.CompletedTask;
+            },
+            OnTokenValidated = context =>
+            {
+                if (context.SecurityToken is { ValidTo: var validTo } && validTo != DateTime.MinValue)
+                {
+                    context.HttpContext.Features.Set(new TokenExpiry(new DateTimeOffset(validTo, TimeSpan.Zero) + skew));
+                }
+
+                return Task.CompletedTask;
+            },
+            OnChallenge = context =>
+            {
+                var services = context.HttpContext.RequestServices;
+                services.GetRequiredService<StreamingMetrics>().Rejected("rejected_auth");
+                // The reason only: exception messages hide token contents (IdentityModel PII logging stays off).
+                Log.Refused(
+                    services.GetRequiredService<ILogger<AuthOptions>>(),
+                    Remote(context.HttpContext),
+                    context.AuthenticateFailure is null ? "no token" : "invalid_token",
+                    context.AuthenticateFailure?.GetType().Name ?? "");
+                return Task.CompletedTask;
+            },
+        };
+    }
+
+    private static string Remote(HttpContext context) => $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}";
+
+    private static void RedactTokensInRequestLogs(IServiceCollection services)
+    {
+        // The factory is built from the providers registered by the time the container is built,
+        // so providers added later (tests, hosting integrations) are covered too.
+        services.Replace(ServiceDescriptor.Singleton<ILoggerFactory>(sp => new RedactingLoggerFactory(new LoggerFactory(
+            sp.GetServices<ILoggerProvider>(),
+            sp.GetRequiredService<IOptionsMonitor<LoggerFilterOptions>>(),
+            sp.GetService<IOptions<LoggerFactoryOptions>>(),
+            sp.GetService<IExternalScopeProvider>()))));
+    }
+
+    private sealed class AuthOffAnnouncer(string why, ILogger logger) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            Log.AuthenticationOff(logger, why);
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

@@ -1,0 +1,98 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
+namespace EnergyWs.Auth;
+
+internal sealed class AuthOptions
+{
+    public const string Section = "Auth";
+
+    /// <summary>
+    /// The framework's default skew is 5 minutes: far too lax for a socket that is closed when its
+    /// token expires.
+    /// </summary>
+    public static readonly TimeSpan DefaultClockSkew = TimeSpan.FromSeconds(30);
+
+    /// <summary>/ws requires a token. Off: /ws is open to anyone (a warning is logged at start).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>The OIDC issuer, e.g. https://authentik.example.com/application/o/energy-ws/ (discovery below it).</summary>
+    public string? Authority { get; set; }
+
+    /// <summary>The value the token's aud must contain: the Authentik application's client id.</summary>
+    public string? Audience { get; set; }
+
+    /// <summary>Discovery and keys only over HTTPS; switch off only for a provider on a trusted network.</summary>
+    public bool RequireHttpsMetadata { get; set; } = true;
+
+    [TimeSpanRange("00:00:00", "00:05:00", ErrorMessage = "Auth:ClockSkew must be between 00:00:00 and 00:05:00.")]
+    public TimeSpan ClockSkew { get; set; } = DefaultClockSkew;
+
+    /// <summary>
+    /// How often the signing keys are fetched again even when no token names an unknown key, so a
+    /// key the provider withdrew stops being accepted.
+    /// </summary>
+    [TimeSpanRange("00:00:01", "1.00:00:00", ErrorMessage = "Auth:KeyRefreshInterval must be between 00:00:01 and 1.00:00:00.")]
+    public TimeSpan KeyRefreshInterval { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// Least time between two key fetches triggered by tokens naming an unknown key id: a stream of
+    /// forged kids costs the provider at most one request per interval.
+    /// </summary>
+    [TimeSpanRange("00:00:01", "01:00:00", ErrorMessage = "Auth:KeyRefreshMinimumInterval must be between 00:00:01 and 01:00:00.")]
+    public TimeSpan KeyRefreshMinimumInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Browser origins allowed to open /ws (e.g. https://energy.example.com); empty allows any.</summary>
+    public string[] AllowedOrigins { get; set; } = [];
+}
+
+[OptionsValidator]
+internal sealed partial class AuthOptionsValidator : IValidateOptions<AuthOptions>;
+
+/// <summary>Rules across settings and the environment, which DataAnnotations cannot express.</summary>
+internal sealed class AuthOptionsRules(IHostEnvironment environment) : IValidateOptions<AuthOptions>
+{
+    public ValidateOptionsResult Validate(string? name, AuthOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var failures = new List<string>();
+        if (options.Enabled)
+        {
+            if (string.IsNullOrWhiteSpace(options.Authority))
+            {
+                // Development runs the open demo instead (see AuthExtensions); anywhere else an
+                // unauthenticated /ws must be asked for explicitly with Auth:Enabled=false.
+                if (!environment.IsDevelopment())
+                {
+                    failures.Add("Auth:Authority must be set to the identity provider's issuer URL (or set Auth:Enabled=false to leave /ws open).");
+                }
+            }
+            else
+            {
+                if (!Uri.TryCreate(options.Authority, UriKind.Absolute, out var authority) || (authority.Scheme != Uri.UriSchemeHttps && authority.Scheme != Uri.UriSchemeHttp))
+                {
+                    failures.Add("Auth:Authority must be an absolute http(s) URL, e.g. https://authentik.example.com/application/o/energy-ws/.");
+                }
+                else if (options.RequireHttpsMetadata && authority.Scheme != Uri.UriSchemeHttps)
+                {
+                    failures.Add("Auth:Authority must use https while Auth:RequireHttpsMetadata is true.");
+                }
+
+                if (string.IsNullOrWhiteSpace(options.Audience))
+                {
+                    failures.Add("Auth:Audience must be set to the client id the tokens are issued for.");
+                }
+            }
+        }
+
+        foreach (var origin in options.AllowedOrigins)
+        {
+            if (!Uri.TryCreate(origin, UriKind.Absolute, out _))
+            {
+                failures.Add($"Auth:AllowedOrigins entries must be origins like https://energy.example.com, not '{origin}'.");
+            }
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

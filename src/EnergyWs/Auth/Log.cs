@@ -1,0 +1,24 @@
+using Microsoft.Extensions.Logging;
+
+namespace EnergyWs.Auth;
+
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Authentication is off: /ws accepts clients without a token ({Why})")]
+    public static partial void AuthenticationOff(ILogger logger, string why);
+
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "Signing keys loaded from {MetadataAddress}: {KeyCount} keys, issuer {Issuer}")]
+    public static partial void KeysLoaded(ILogger logger, string metadataAddress, int keyCount, string issuer);
+
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Identity provider unreachable at {MetadataAddress}: tokens are refused until its signing keys load ({Error})")]
+    public static partial void KeysUnavailable(ILogger logger, string metadataAddress, string error);
+
+    [LoggerMessage(EventId = 4004, Level = LogLevel.Information, Message = "Refused client {Remote}: {Error} {Description}")]
+    public static partial void Refused(ILogger logger, string remote, string error, string description);
+
+    [LoggerMessage(EventId = 4005, Level = LogLevel.Information, Message = "Refused client {Remote}: origin {Origin} is not in Auth:AllowedOrigins")]
+    public static partial void OriginRefused(ILogger logger, string remote, string origin);
+
+    [LoggerMessage(EventId = 4006, Level = LogLevel.Debug, Message = "Signing keys refreshed from {MetadataAddress}: {KeyCount} keys")]
+    public static partial void KeysRefreshed(ILogger logger, string metadataAddress, int keyCount);
+}
