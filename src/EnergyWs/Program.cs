@@ -1,4 +1,5 @@
 using EnergyWs;
+using EnergyWs.Dashboard;
 using EnergyWs.Demo;
 using EnergyWs.Health;
 using EnergyWs.Kafka;
@@ -16,6 +17,7 @@ builder.AddMetrics();
 
 var app = builder.Build();
 
+app.MapDashboard();       // static files first: they short-circuit before the endpoints
 app.UseWebSockets();
 app.MapStreaming();
 app.MapHealth();

@@ -20,6 +20,9 @@ internal sealed class WebSocketEndpoint(
     internal const int MaxFilterValues = 64;
     internal const int MaxFilterLength = 128;
 
+    /// <summary>The subprotocol a browser offers, followed by its token, to authenticate.</summary>
+    internal const string BearerSubProtocol = "bearer";
+
     private readonly StreamingOptions _options = options.Value;
 
     public async Task HandleAsync(HttpContext context)
@@ -56,6 +59,10 @@ internal sealed class WebSocketEndpoint(
         {
             KeepAliveInterval = _options.PingInterval,
             KeepAliveTimeout = _options.PongTimeout,
+            // Browsers cannot set headers on a WebSocket, so they send the token as the subprotocol
+            // pair ["bearer", token]; a browser that offered subprotocols fails the handshake unless
+            // one is selected, so answer "bearer" whether or not authentication is on.
+            SubProtocol = context.WebSockets.WebSocketRequestedProtocols.Contains(BearerSubProtocol, StringComparer.Ordinal) ? BearerSubProtocol : null,
         });
 
         var connection = new ClientConnection(socket, selection, remote, _options, metrics, time, logger);
