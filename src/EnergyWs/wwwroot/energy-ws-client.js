@@ -9,6 +9,7 @@
 //     onReading: (reading) => { ... },     // each reading once, in order per device/channel
 //     onStateChange: (state, detail) => { ... },  // 'connecting' | 'open' | 'reconnecting' | 'token-expired' | 'closed'
 //     onError: (error) => { ... },         // control errors from the server, unreadable messages
+//     onControl: (message) => { ... },     // control replies ({type:'pong'|'subscribed'|'error', …})
 //   });
 //   client.reconnect();                    // reconnect now (e.g. after the user entered a token)
 //   client.close();                        // stops for good

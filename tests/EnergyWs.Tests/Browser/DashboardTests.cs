@@ -262,46 +262,6 @@ public sealed class DashboardTests(Chromium chromium) : IClassFixture<Chromium>
     }
 
     /// <summary>
-    /// Test-only middleware: serves test pages, and records what browsers offer as subprotocols
-    /// (where the token travels) and the /ws query (history= or since=).
-    /// </summary>
-    private sealed class TestHooks : IStartupFilter
-    {
-        private readonly List<string> _protocols = [];
-        private readonly List<string> _queries = [];
-
-        public System.Collections.Concurrent.ConcurrentDictionary<string, string> Pages { get; } = new(StringComparer.Ordinal);
-
-        public string[] Protocols { get { lock (_protocols) { return [.. _protocols]; } } }
-
-        public string[] Queries { get { lock (_protocols) { return [.. _queries]; } } }
-
-        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
-        {
-            app.Use((HttpContext context, RequestDelegate nextDelegate) =>
-            {
-                if (Pages.TryGetValue(context.Request.Path.Value ?? "", out var html))
-                {
-                    context.Response.ContentType = "text/html; charset=utf-8";
-                    return context.Response.WriteAsync(html);
-                }
-
-                if (context.Request.Path == "/ws")
-                {
-                    lock (_protocols)
-                    {
-                        _protocols.Add(context.Request.Headers.SecWebSocketProtocol.ToString());
-                        _queries.Add(context.Request.QueryString.Value ?? "");
-                    }
-                }
-
-                return nextDelegate(context);
-            });
-            next(app);
-        };
-    }
-
-    /// <summary>
     /// A simulated meter: a reading every 100 ms stamped with the current time, as a bridge would
     /// produce them; remembers every timestamp it produced (the ground truth for gap checks).
     /// </summary>
