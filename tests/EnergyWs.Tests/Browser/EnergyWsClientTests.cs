@@ -7,9 +7,9 @@ using Microsoft.Playwright;
 namespace EnergyWs.Tests.Browser;
 
 /// <summary>
-/// energy-ws-client.js in Chromium against a scripted server (Playwright's WebSocket routing), for
-/// the cases a real server cannot be made to produce on demand: a replay that overlaps what the
-/// client already has, and a connection that goes silent.
+/// energy-ws-client.js and the dashboard in Chromium against a scripted server (Playwright's
+/// WebSocket routing), for cases the real server cannot be made to produce on demand: a replay that
+/// overlaps what the client already has, a connection that goes silent, several meters at once.
 /// </summary>
 public sealed class EnergyWsClientTests(Chromium chromium) : IClassFixture<Chromium>
 {
@@ -96,6 +96,36 @@ public sealed class EnergyWsClientTests(Chromium chromium) : IClassFixture<Chrom
         Assert.Equal(["connecting", "open", "reconnecting", "open"], await page.EvaluateAsync<string[]>("() => window.states"));
     }
 
+    [Fact]
+    public async Task Dashboard_SeveralMeters_ShowsPickerAndSwitchesBetweenThem()
+    {
+        Assert.SkipUnless(Chromium.IsInstalled, Chromium.MissingReason);
+        var (page, dispose) = await OpenAsync();
+        await using var scope = dispose;
+        var now = DateTimeOffset.UtcNow;
+        await page.RouteWebSocketAsync(url => url.Contains("/ws", StringComparison.Ordinal), ws =>
+        {
+            ws.Send(Reading(now, "house", "0", 512.4));
+            ws.Send(Reading(now, "solar", "1", -1234.5));
+        });
+
+        await page.GotoAsync(_appBase);
+
+        await page.WaitForFunctionAsync("() => !document.getElementById('picker').hidden", null, Wait);
+        Assert.Equal(["house · ch 0", "solar · ch 1"], await page.Locator("#source option").AllTextContentsAsync());
+        await page.WaitForFunctionAsync("() => document.getElementById('power').dataset.value === '512.4'", null, Wait);
+        Assert.Equal("W", await page.TextContentAsync("#power-unit"));
+        Assert.Equal("import", await page.GetAttributeAsync("#direction", "data-direction"));
+
+        await page.SelectOptionAsync("#source", "solar|1");
+
+        await page.WaitForFunctionAsync("() => document.getElementById('power').dataset.value === '-1234.5'", null, Wait);
+        Assert.Equal("1.23", await page.TextContentAsync("#power"));
+        Assert.Equal("kW", await page.TextContentAsync("#power-unit"));
+        Assert.Equal("export", await page.GetAttributeAsync("#direction", "data-direction"));
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Chromium.ScreenshotPath("dashboard-export.png"), FullPage = true });
+    }
+
     private string _appBase = "";
 
     /// <summary>The real app serves the page and the module (same origin); the WebSocket is scripted.</summary>
@@ -121,6 +151,9 @@ public sealed class EnergyWsClientTests(Chromium chromium) : IClassFixture<Chrom
 
     private static string Reading(int i) =>
         $$"""{"timestamp":"{{Timestamp(i)}}","power_w":{{2450 + i}}.5,"voltage":230.2,"current":10.64,"energy_kwh":145.3}""";
+
+    private static string Reading(DateTimeOffset at, string device, string channel, double power) => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $$"""{"timestamp":"{{at:yyyy-MM-dd'T'HH:mm:ss.fff'Z'}}","power_w":{{power}},"voltage":230.2,"current":5.3,"energy_kwh":145.3,"device":"{{device}}","channel":"{{channel}}"}""");
 
     private sealed class Disposer(Func<Task> dispose) : IAsyncDisposable
     {
