@@ -161,9 +161,14 @@ export class EnergyWsClient {
       if (this.#stopped) return;
       if (event.code === CloseCodes.tokenExpired) {
         this.#setState('token-expired', { code: event.code, reason: event.reason });
-        // A fresh token is needed; no backoff beyond the first step (the token, not the server, was the problem).
-        this.#attempt = 0;
-        this.#connect('expired');
+        // A fresh token is needed, at once after a long-lived connection; but a token source that
+        // keeps handing out expired tokens must not spin, so repeats go through the backoff.
+        if (this.#attempt === 0) {
+          this.#attempt++;
+          this.#connect('expired');
+        } else {
+          this.#scheduleReconnect('expired', event);
+        }
         return;
       }
       this.#scheduleReconnect(this.#opened ? 'reconnect' : 'failed', event);
