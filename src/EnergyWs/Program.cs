@@ -1,5 +1,6 @@
 using EnergyWs;
 using EnergyWs.Auth;
+using EnergyWs.Dashboard;
 using EnergyWs.Demo;
 using EnergyWs.Health;
 using EnergyWs.Kafka;
@@ -18,6 +19,7 @@ builder.AddMetrics();
 
 var app = builder.Build();
 
+app.MapDashboard();       // static files first: they short-circuit before the endpoints
 app.UseWebSockets();
 app.UseAuth();
 app.MapStreaming().RequireAuthorization(AuthExtensions.ClientPolicy);

@@ -21,6 +21,7 @@ internal sealed class WebSocketEndpoint(
     internal const int MaxFilterValues = 64;
     internal const int MaxFilterLength = 128;
 
+
     private readonly StreamingOptions _options = options.Value;
 
     public async Task HandleAsync(HttpContext context)
@@ -55,7 +56,9 @@ internal sealed class WebSocketEndpoint(
 
         using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
         {
-            // A browser that sent its token as the subprotocol pair "bearer, <token>" needs "bearer" answered.
+            // Browsers cannot set headers on a WebSocket, so they send the token as the subprotocol
+            // pair ["bearer", token]; a browser that offered subprotocols fails the handshake unless
+            // one is selected, so "bearer" is answered whether or not authentication is on.
             SubProtocol = BearerToken.AnswerSubProtocol(context),
             KeepAliveInterval = _options.PingInterval,
             KeepAliveTimeout = _options.PongTimeout,
