@@ -1,4 +1,6 @@
 using System.Net.WebSockets;
+using EnergyWs.History;
+using EnergyWs.Protocol;
 using EnergyWs.Readings;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -14,6 +16,8 @@ internal sealed class WebSocketEndpoint(
     StreamingMetrics metrics,
     TimeProvider time,
     IHostApplicationLifetime lifetime,
+    ReadingHistory history,
+    IOptions<HistoryOptions> historyOptions,
     ILogger<WebSocketEndpoint> logger)
 {
     /// <summary>Bounds on what a client may put in the query string.</summary>
@@ -22,7 +26,9 @@ internal sealed class WebSocketEndpoint(
 
     private readonly StreamingOptions _options = options.Value;
 
-    public async Task HandleAsync(HttpContext context)
+    public Task HandleAsync(HttpContext context) => HandleAsync(context, StreamProtocol.Readings);
+
+    public async Task HandleAsync(HttpContext context, StreamProtocol protocol)
     {
         ArgumentNullException.ThrowIfNull(context);
         if (!context.WebSockets.IsWebSocketRequest)
@@ -44,6 +50,12 @@ internal sealed class WebSocketEndpoint(
             return;
         }
 
+        if (!ReplayRequest.TryParse(context.Request.Query, time.GetUtcNow(), historyOptions.Value.Window, out var replay, out error))
+        {
+            await Results.Problem(statusCode: StatusCodes.Status400BadRequest, detail: error).ExecuteAsync(context);
+            return;
+        }
+
         var remote = $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}";
         if (broadcaster.Count >= _options.MaxConnections)
         {
@@ -58,7 +70,12 @@ internal sealed class WebSocketEndpoint(
             KeepAliveTimeout = _options.PongTimeout,
         });
 
-        var connection = new ClientConnection(socket, selection, remote, _options, metrics, time, logger);
+        var control = ControlProtocol.Create(protocol, selection, time, logger);
+        var connection = new ClientConnection(socket, selection, remote, _options, metrics, time, logger)
+        {
+            OnMessage = control.HandleAsync,
+            Format = control.Format,
+        };
         if (!broadcaster.TryAdd(connection, _options.MaxConnections))
         {
             // Lost the race for the last slot after the upgrade: say so in the close frame.
@@ -66,6 +83,14 @@ internal sealed class WebSocketEndpoint(
             await socket.CloseAsync(WebSocketCloseStatus.InternalServerError, "connection limit reached", CancellationToken.None);
             return;
         }
+
+        // Registered first, snapshot second: every frame after the snapshot is queued live, every
+        // frame up to it is in the snapshot (history appends before the broadcaster publishes), and
+        // the writer skips queued frames the snapshot covered. No gap, no duplicate at the seam.
+        var snapshot = replay.After is { } after
+            ? history.Query(selection, after, until: null, max: int.MaxValue)
+            : history.Latest(selection);
+        connection.SetReplay(snapshot.Frames, snapshot.ThroughSequence);
 
         metrics.Accepted();
         Log.ClientConnected(logger, remote, broadcaster.Count);
