@@ -140,6 +140,35 @@ public sealed class HistoryTests
         Assert.Equal(TimedReadings.Series(start, 5), await client.ReceiveAsync());
     }
 
+    [Fact]
+    public async Task History_ADayOfReadings_IsReplayedCompletelyInOrder()
+    {
+        using var kafka = new TestKafka();
+        var topic = await kafka.CreateTopicAsync();
+        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
+
+        // One reading a second for a day, put into the history directly (producing them through the broker adds nothing here).
+        const int count = 86_400;
+        var history = app.Get<ReadingHistory>();
+        var start = DateTimeOffset.UtcNow.AddDays(-1).AddMinutes(1);
+        var expected = new List<string>(count);
+        for (var i = 1; i <= count; i++)
+        {
+            var frame = ReadingHistoryTests.Frame(i, "meter", "0", i, start.AddSeconds(i));
+            history.Append(frame);
+            expected.Add(System.Text.Encoding.UTF8.GetString(frame.Utf8Json.Span));
+        }
+
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+        await using var client = await WsClient.ConnectAsync(app.WebSocketUri("/ws?history=1d"), cancellationToken: Ct);
+        var received = await client.ReceiveManyAsync(count);
+        stopwatch.Stop();
+        TestContext.Current.TestOutputHelper?.WriteLine($"Replayed {count} readings in {stopwatch.ElapsedMilliseconds} ms");
+
+        Assert.Equal(expected, received);
+        Assert.False(client.TryReceive(out _));
+    }
+
     [Theory]
     [InlineData("/ws?history=15")]
     [InlineData("/ws?history=0m")]
