@@ -130,7 +130,7 @@ public sealed class ControlMessageTests
             messages.Add(m!);
         }
 
-        Assert.InRange(messages.Count(m => m.Contains("\"pong\"", StringComparison.Ordinal)), 40, 80);
+        Assert.InRange(messages.Count(m => m.Contains("\"pong\"", StringComparison.Ordinal)), (int)EnergyWs.Protocol.TokenBucket.Burst, 199);
         Assert.Contains("\"rate_limited\"", messages[^1], StringComparison.Ordinal);
     }
 }
