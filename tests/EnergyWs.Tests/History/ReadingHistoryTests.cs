@@ -95,6 +95,20 @@ public sealed class ReadingHistoryTests : IDisposable
         Assert.Equal([3L, 4], history.Query(onlyA, Now.AddSeconds(-3), null, 100).Frames.Select(f => f.Sequence));
     }
 
+    [Theory]
+    [InlineData("History:Window", 0, 100, 100)]
+    [InlineData("History:Window", 32 * 24, 100, 100)]
+    [InlineData("History:MaxReadings", 1, 0, 100)]
+    [InlineData("History:MaxApiReadings", 1, 100, 0)]
+    public void Options_OutOfRange_FailValidationNamingTheSetting(string setting, int windowHours, int maxReadings, int maxApiReadings)
+    {
+        var options = new HistoryOptions { Window = TimeSpan.FromHours(windowHours), MaxReadings = maxReadings, MaxApiReadings = maxApiReadings };
+        var result = new HistoryOptionsValidator().Validate(null, options);
+        Assert.True(result.Failed);
+        // The generated validator keeps our message for TimeSpanRange but words Range itself; both name the property.
+        Assert.Contains(setting.Split(':')[1], result.FailureMessage, StringComparison.Ordinal);
+    }
+
     public void Dispose() => _services.Dispose();
 
     internal static ReadingFrame Frame(long sequence, string? device, string? channel, double power, DateTimeOffset? at = null)
