@@ -3,6 +3,7 @@ using EnergyWs.Auth;
 using EnergyWs.Dashboard;
 using EnergyWs.Demo;
 using EnergyWs.Health;
+using EnergyWs.History;
 using EnergyWs.Kafka;
 using EnergyWs.Metrics;
 using EnergyWs.Streaming;
@@ -14,6 +15,7 @@ builder.AddDemo();          // before Kafka: the embedded broker must outlive it
 builder.AddKafkaReadings();
 builder.AddStreaming();
 builder.AddAuth();
+builder.AddHistory();
 builder.AddHealth();
 builder.AddMetrics();
 
@@ -22,7 +24,10 @@ var app = builder.Build();
 app.MapDashboard();       // static files first: they short-circuit before the endpoints
 app.UseWebSockets();
 app.UseAuth();
-app.MapStreaming().RequireAuthorization(AuthExtensions.ClientPolicy);
+// Everything that serves readings is one group, behind one authorization policy: /ws, /ws/energy, /api/readings.
+var readings = app.MapGroup("").RequireAuthorization(AuthExtensions.ClientPolicy);
+readings.MapStreaming();
+readings.MapReadingsApi();
 app.MapHealth();
 app.MapMetrics();
 

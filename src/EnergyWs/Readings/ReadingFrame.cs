@@ -18,4 +18,24 @@ internal sealed class ReadingFrame(long sequence, Reading reading, ReadOnlyMemor
 
     /// <summary>The Kafka record's timestamp (producer CreateTime); delivery latency is measured from it.</summary>
     public DateTimeOffset? RecordTimestamp { get; } = recordTimestamp;
+
+    // Another protocol's rendering of this frame (the /ws/energy envelope); null until first needed.
+    private byte[]? _alternate;
+
+    /// <summary>
+    /// This frame in another protocol's envelope, rendered by the first client that needs it and
+    /// shared by every other one. Two writers racing may both render; one result is kept.
+    /// </summary>
+    public byte[] GetAlternate(Func<ReadingFrame, byte[]> render)
+    {
+        ArgumentNullException.ThrowIfNull(render);
+        var cached = Volatile.Read(ref _alternate);
+        if (cached is not null)
+        {
+            return cached;
+        }
+
+        var rendered = render(this);
+        return Interlocked.CompareExchange(ref _alternate, rendered, null) ?? rendered;
+    }
 }

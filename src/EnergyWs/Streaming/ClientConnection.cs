@@ -35,6 +35,16 @@ internal sealed class ClientConnection
     // GetTimestamp() when the pending send started; 0 while no send is pending.
     private long _sendStartedAt;
 
+    // History to send before anything queued; set once before RunAsync, read by the writer only.
+    private IReadOnlyList<ReadingFrame>? _replay;
+
+    // GetTimestamp() when the replay was written: frames queued meanwhile age from then, not from
+    // their arrival, so a long replay does not turn the live frames behind it stale (a gap).
+    private long _replayEndedAt;
+
+    // Why the writer closes when it reaches the close marker queued by SendThenClose.
+    private CloseReason _closeAfterSend = CloseReason.ConnectionLost;
+
     public ClientConnection(
         WebSocket socket,
         ClientSelection selection,
@@ -105,6 +115,28 @@ internal sealed class ClientConnection
     /// <summary>Queues a message for this client alone (control replies, replayed history).</summary>
     public bool Send(ReadOnlyMemory<byte> message) => _queue.Writer.TryWrite(new Outbound(null, message));
 
+    /// <summary>
+    /// Replayed history: the writer sends these frames (through <see cref="Format"/>, not subject
+    /// to the queue bound or <see cref="StreamingOptions.MaxFrameAge"/>) before anything queued, then
+    /// skips queued frames with a sequence at or below <paramref name="skipThroughSequence"/>.
+    /// Call once, after the connection is registered with the broadcaster and before <see cref="RunAsync"/>.
+    /// </summary>
+    public void SetReplay(IReadOnlyList<ReadingFrame> frames, long skipThroughSequence)
+    {
+        _replay = frames;
+        SkipThroughSequence = skipThroughSequence;
+    }
+
+    /// <summary>Queues a last message (an error) and closes once the writer has sent it.</summary>
+    public void SendThenClose(ReadOnlyMemory<byte> message, CloseReason reason)
+    {
+        _closeAfterSend = reason;
+        if (!Send(message) || !_queue.Writer.TryWrite(default))
+        {
+            Close(reason);
+        }
+    }
+
     /// <summary>Asks the connection to close; the first reason wins.</summary>
     public void Close(CloseReason reason) => _closeRequested.TrySetResult(reason);
 
@@ -167,6 +199,13 @@ internal sealed class ClientConnection
         var reader = _queue.Reader;
         try
         {
+            if (_replay is { } replay)
+            {
+                await WriteReplayAsync(replay);
+                _replay = null;
+                _replayEndedAt = _time.GetTimestamp();
+            }
+
             while (await reader.WaitToReadAsync())
             {
                 while (!IsClosing && reader.TryRead(out var item))
@@ -179,13 +218,19 @@ internal sealed class ClientConnection
                             continue;
                         }
 
-                        if (_time.GetElapsedTime(frame.ReceivedTimestamp) > _options.MaxFrameAge)
+                        if (_time.GetElapsedTime(Math.Max(frame.ReceivedTimestamp, _replayEndedAt)) > _options.MaxFrameAge)
                         {
                             _metrics.FrameDropped("stale");
                             continue;
                         }
 
                         payload = Format is null ? frame.Utf8Json : Format(frame);
+                    }
+                    else if (item.Message.IsEmpty)
+                    {
+                        // The marker queued by SendThenClose: everything before it is sent.
+                        Close(_closeAfterSend);
+                        return;
                     }
                     else
                     {
@@ -218,6 +263,20 @@ internal sealed class ClientConnection
             Volatile.Write(ref _sendStartedAt, 0);
             _metrics.FrameDropped("send_failed");
             Close(CloseReason.ConnectionLost);
+        }
+    }
+
+    /// <summary>Sends replayed history one frame at a time, awaiting the socket: memory stays at the frame list.</summary>
+    private async Task WriteReplayAsync(IReadOnlyList<ReadingFrame> replay)
+    {
+        for (var i = 0; i < replay.Count && !IsClosing; i++)
+        {
+            var frame = replay[i];
+            var payload = Format is null ? frame.Utf8Json : Format(frame);
+            Volatile.Write(ref _sendStartedAt, _time.GetTimestamp());
+            await _socket.SendAsync(payload, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+            Volatile.Write(ref _sendStartedAt, 0);
+            _metrics.FrameSent();
         }
     }
 

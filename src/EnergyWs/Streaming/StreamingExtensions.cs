@@ -1,3 +1,4 @@
+using EnergyWs.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -21,6 +22,9 @@ internal static class StreamingExtensions
 
     public static IEndpointConventionBuilder MapStreaming(this IEndpointRouteBuilder endpoints)
     {
+        // The original service's protocol, for its existing clients (README: "Compatibility route /ws/energy").
+        endpoints.Map("/ws/energy", context => context.RequestServices.GetRequiredService<WebSocketEndpoint>().HandleAsync(context, StreamProtocol.EnergyCompat))
+            .WithName("ws-energy");
         return endpoints.Map("/ws", context => context.RequestServices.GetRequiredService<WebSocketEndpoint>().HandleAsync(context))
             .WithName("ws");
     }

@@ -1,5 +1,7 @@
 using System.Net.WebSockets;
 using EnergyWs.Auth;
+using EnergyWs.History;
+using EnergyWs.Protocol;
 using EnergyWs.Readings;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -15,16 +17,19 @@ internal sealed class WebSocketEndpoint(
     StreamingMetrics metrics,
     TimeProvider time,
     IHostApplicationLifetime lifetime,
+    ReadingHistory history,
+    IOptions<HistoryOptions> historyOptions,
     ILogger<WebSocketEndpoint> logger)
 {
     /// <summary>Bounds on what a client may put in the query string.</summary>
     internal const int MaxFilterValues = 64;
     internal const int MaxFilterLength = 128;
 
-
     private readonly StreamingOptions _options = options.Value;
 
-    public async Task HandleAsync(HttpContext context)
+    public Task HandleAsync(HttpContext context) => HandleAsync(context, StreamProtocol.Readings);
+
+    public async Task HandleAsync(HttpContext context, StreamProtocol protocol)
     {
         ArgumentNullException.ThrowIfNull(context);
         if (!context.WebSockets.IsWebSocketRequest)
@@ -41,6 +46,12 @@ internal sealed class WebSocketEndpoint(
         }
 
         if (!TryParseSelection(context.Request.Query, out var selection, out var error))
+        {
+            await Results.Problem(statusCode: StatusCodes.Status400BadRequest, detail: error).ExecuteAsync(context);
+            return;
+        }
+
+        if (!ReplayRequest.TryParse(context.Request.Query, time.GetUtcNow(), historyOptions.Value.Window, out var replay, out error))
         {
             await Results.Problem(statusCode: StatusCodes.Status400BadRequest, detail: error).ExecuteAsync(context);
             return;
@@ -64,10 +75,13 @@ internal sealed class WebSocketEndpoint(
             KeepAliveTimeout = _options.PongTimeout,
         });
 
+        var control = ControlProtocol.Create(protocol, selection, time, logger);
         var connection = new ClientConnection(socket, selection, remote, _options, metrics, time, logger)
         {
             // Set by authentication: the sweeper closes the connection with 4401 once the token expires.
             ExpiresAt = context.Features.Get<TokenExpiry>()?.At,
+            OnMessage = control.HandleAsync,
+            Format = control.Format,
         };
         if (!broadcaster.TryAdd(connection, _options.MaxConnections))
         {
@@ -76,6 +90,14 @@ internal sealed class WebSocketEndpoint(
             await socket.CloseAsync(WebSocketCloseStatus.InternalServerError, "connection limit reached", CancellationToken.None);
             return;
         }
+
+        // Registered first, snapshot second: every frame after the snapshot is queued live, every
+        // frame up to it is in the snapshot (history appends before the broadcaster publishes), and
+        // the writer skips queued frames the snapshot covered. No gap, no duplicate at the seam.
+        var snapshot = replay.After is { } after
+            ? history.Query(selection, after, until: null, max: int.MaxValue)
+            : history.Latest(selection);
+        connection.SetReplay(snapshot.Frames, snapshot.ThroughSequence);
 
         metrics.Accepted();
         Log.ClientConnected(logger, remote, broadcaster.Count);

@@ -1,0 +1,45 @@
+using EnergyWs.Kafka;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace EnergyWs.History;
+
+internal static class HistoryExtensions
+{
+    /// <summary>The in-memory history, fed by the reading pipeline and rebuilt from Kafka at start.</summary>
+    public static IHostApplicationBuilder AddHistory(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptionsWithValidateOnStart<HistoryOptions>().Bind(builder.Configuration.GetSection(HistoryOptions.Section));
+        services.AddSingleton<IValidateOptions<HistoryOptions>, HistoryOptionsValidator>();
+        services.AddSingleton<ReadingHistory>();
+        services.AddSingleton<ReadingsApi>();
+
+        // Registered as a hosted service only so it is constructed (and subscribed to the
+        // pipeline) before the consumer starts delivering.
+        services.AddHostedService(sp => sp.GetRequiredService<ReadingHistory>());
+
+        // Rebuild after a restart: read back as many records per partition as the history can
+        // hold, unless Kafka:ReplayRecords says otherwise. By offset, because the embedded broker
+        // cannot seek by time and a real broker's retention may be shorter than the window; what
+        // is older than the window is dropped on arrival.
+        if (builder.Configuration[$"{KafkaOptions.Section}:{nameof(KafkaOptions.ReplayRecords)}"] is null)
+        {
+            services.AddOptions<KafkaOptions>()
+                .PostConfigure<IOptions<HistoryOptions>>((kafka, history) => kafka.ReplayRecords = history.Value.MaxReadings);
+        }
+
+        return builder;
+    }
+
+    /// <summary>GET /api/readings and /api/readings/latest.</summary>
+    public static RouteGroupBuilder MapReadingsApi(this IEndpointRouteBuilder endpoints)
+    {
+        var api = endpoints.MapGroup("/api/readings");
+        api.MapGet("", context => context.RequestServices.GetRequiredService<ReadingsApi>().ReadingsAsync(context)).WithName("readings");
+        api.MapGet("/latest", context => context.RequestServices.GetRequiredService<ReadingsApi>().LatestAsync(context)).WithName("readings-latest");
+        return api;
+    }
+}

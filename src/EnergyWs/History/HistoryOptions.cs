@@ -1,0 +1,36 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
+namespace EnergyWs.History;
+
+internal sealed class HistoryOptions
+{
+    public const string Section = "History";
+
+    /// <summary>A day of readings: what a dashboard's longest default chart shows.</summary>
+    public static readonly TimeSpan DefaultWindow = TimeSpan.FromHours(24);
+
+    /// <summary>
+    /// A day at one reading a second is 86,400; 100,000 leaves room for a second meter at a
+    /// slower rate. A frame costs ~400 bytes (reading, JSON, ring slot), so ~40 MB at the bound.
+    /// </summary>
+    public const int DefaultMaxReadings = 100_000;
+
+    /// <summary>One API response stays a few MB at most.</summary>
+    public const int DefaultMaxApiReadings = 10_000;
+
+    /// <summary>Readings older than this (by their own timestamp) are dropped; also the cap on ?history=.</summary>
+    [TimeSpanRange("00:00:01", "31.00:00:00", ErrorMessage = "History:Window must be between 00:00:01 and 31.00:00:00.")]
+    public TimeSpan Window { get; set; } = DefaultWindow;
+
+    /// <summary>Readings kept in memory; the oldest go first. Also the records read back per partition at start.</summary>
+    [Range(1, 10_000_000, ErrorMessage = "History:MaxReadings must be between 1 and 10000000.")]
+    public int MaxReadings { get; set; } = DefaultMaxReadings;
+
+    /// <summary>Readings one GET /api/readings returns at most; the newest are kept.</summary>
+    [Range(1, 1_000_000, ErrorMessage = "History:MaxApiReadings must be between 1 and 1000000.")]
+    public int MaxApiReadings { get; set; } = DefaultMaxApiReadings;
+}
+
+[OptionsValidator]
+internal sealed partial class HistoryOptionsValidator : IValidateOptions<HistoryOptions>;
