@@ -28,6 +28,7 @@ public sealed class ChurnTests
         // Warm-up fills pools and caches (Kestrel's memory pool, JIT, thread pool) to the level the churn needs.
         await ChurnAsync(app, warmUp, sample: null);
         await Eventually.TrueAsync(() => broadcaster.Count == 0 && totals.Total("energyws_connections") == 0, "warm-up connections are gone", Ct);
+        var closedBefore = totals.ByTag("energyws_clients_closed_total");
         var heapBefore = ResilienceScale.SettledHeapBytes();
         var timersBefore = Timer.ActiveCount;
         var threadsBefore = Process.GetCurrentProcess().Threads.Count;
@@ -46,8 +47,11 @@ public sealed class ChurnTests
         var timersAfter = Timer.ActiveCount;
         var threadsAfter = Process.GetCurrentProcess().Threads.Count;
         var alive = sampled.Count(w => w.IsAlive);
-        var byReason = totals.ByTag("energyws_clients_closed_total");
+        var byReason = totals.ByTag("energyws_clients_closed_total").ToDictionary(kv => kv.Key, kv => kv.Value - closedBefore.GetValueOrDefault(kv.Key));
 
+        // Every cycle ended as the client meant it to: a close handshake or a lost connection.
+        Assert.Equal(cycles / 2, byReason.GetValueOrDefault("client_closed"));
+        Assert.Equal(cycles - (cycles / 2), byReason.GetValueOrDefault("connection_lost"));
         Assert.True(sampled.Count > 0, "no connection was sampled while registered");
         Assert.Equal(0, alive);
         Assert.True(heapAfter <= heapBefore * 1.10, $"managed heap {ResilienceScale.Mb(heapBefore)} before, {ResilienceScale.Mb(heapAfter)} after {cycles} cycles (> +10 %)");

@@ -150,9 +150,10 @@ public sealed class StalledClientTests
         Assert.Equal(normalCount, broadcaster.Count);
 
         // Latency of the normal clients: within 2x of the run without stalled clients. On a shared
-        // two-core box a p99 of a few milliseconds jitters by more than that on its own, so the
-        // bound has a 25 ms floor; the figures are reported either way.
-        var bound = Math.Max(2 * p99A, p99A + 25);
+        // two-core box a p99 of ten milliseconds jitters by more than that on its own, so the bound
+        // has a 50 ms floor; a publisher held up by a stalled send would show seconds (the slow
+        // client timeout), far beyond either. The figures are reported either way.
+        var bound = Math.Max(2 * p99A, p99A + 50);
         Assert.True(p99B <= bound, $"normal clients' p99 {p99B:0.0} ms with stalled clients vs {p99A:0.0} ms without (bound {bound:0.0} ms)");
 
         // A stalled client holds at most QueueCapacity queued frames (shared with every other client)
