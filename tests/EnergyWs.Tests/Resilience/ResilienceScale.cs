@@ -12,6 +12,8 @@ internal static class ResilienceScale
     /// <summary>Appends every reported figure to this file as well (bench/soak.sh collects them).</summary>
     public const string FiguresVariable = "ENERGYWS_FIGURES";
 
+    private static readonly Lock FiguresGate = new();
+
     public static bool Soak { get; } = Environment.GetEnvironmentVariable(Variable) is "1" or "true";
 
     public static int Pick(int suite, int soak) => Soak ? soak : suite;
@@ -26,7 +28,7 @@ internal static class ResilienceScale
         TestContext.Current.SendDiagnosticMessage(line);
         if (Environment.GetEnvironmentVariable(FiguresVariable) is { Length: > 0 } file)
         {
-            lock (typeof(ResilienceScale))
+            lock (FiguresGate)
             {
                 File.AppendAllText(file, line + Environment.NewLine);
             }
