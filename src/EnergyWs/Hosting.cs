@@ -8,6 +8,11 @@ internal static partial class Hosting
     public static IHostApplicationBuilder AddHosting(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddOptionsWithValidateOnStart<ShutdownOptions>().Bind(builder.Configuration.GetSection(ShutdownOptions.Section));
+        builder.Services.AddSingleton<IValidateOptions<ShutdownOptions>, ShutdownOptionsValidator>();
+        // The host cancels hosted services' StopAsync and Kestrel's drain after this budget.
+        builder.Services.AddOptions<HostOptions>()
+            .Configure<IOptions<ShutdownOptions>>((host, shutdown) => host.ShutdownTimeout = shutdown.Value.Timeout);
         return builder;
     }
 

@@ -17,6 +17,7 @@ builder.AddMetrics();
 var app = builder.Build();
 
 app.UseWebSockets();
+app.UseRateLimiter();     // per-IP limit on /ws connection attempts (429)
 app.MapStreaming();
 app.MapHealth();
 app.MapMetrics();

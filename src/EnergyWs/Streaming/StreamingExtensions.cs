@@ -16,12 +16,15 @@ internal static class StreamingExtensions
         builder.Services.AddSingleton<WebSocketEndpoint>();
         builder.Services.AddSingleton<ConnectionSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ConnectionSweeper>());
+        builder.Services.AddHostedService<ConnectionCountLogger>();
+        builder.Services.AddConnectRateLimit();
         return builder;
     }
 
     public static IEndpointConventionBuilder MapStreaming(this IEndpointRouteBuilder endpoints)
     {
         return endpoints.Map("/ws", context => context.RequestServices.GetRequiredService<WebSocketEndpoint>().HandleAsync(context))
-            .WithName("ws");
+            .WithName("ws")
+            .RequireRateLimiting(ConnectRateLimit.Policy);
     }
 }
