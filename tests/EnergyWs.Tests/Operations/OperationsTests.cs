@@ -226,6 +226,27 @@ public sealed class OperationsTests
     }
 
     [Fact]
+    public async Task Limits_BehindProxyWithForwardedHeaders_LimitIsPerClientIp()
+    {
+        using var kafka = new TestKafka();
+        var topic = await kafka.CreateTopicAsync();
+        // What the Kubernetes ConfigMap sets (ASPNETCORE_FORWARDEDHEADERS_ENABLED=true).
+        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        {
+            ["ForwardedHeaders_Enabled"] = "true",
+            ["Streaming:ConnectAttemptsPerMinute"] = "1",
+            ["Streaming:ConnectAttemptBurst"] = "1",
+        }).StartAsync(Ct);
+        var via = (string ip) => (Action<ClientWebSocketOptions>)(o => o.SetRequestHeader("X-Forwarded-For", ip));
+
+        // All attempts come from one peer (the proxy), yet each client has its own allowance.
+        await using var a = await WsClient.ConnectAsync(app.WebSocketUri(), via("203.0.113.1"), cancellationToken: Ct);
+        await using var b = await WsClient.ConnectAsync(app.WebSocketUri(), via("203.0.113.2"), cancellationToken: Ct);
+        var (status, _) = await RefusedAsync(app.WebSocketUri(), via("203.0.113.1"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, status);
+    }
+
+    [Fact]
     public async Task Commits_AutoCommitUnderGroup_VisibleToKafkaToolsAndShutdownClean()
     {
         using var kafka = new TestKafka();
@@ -273,10 +294,11 @@ public sealed class OperationsTests
     }
 
     /// <summary>Attempts an upgrade that the server must refuse; returns the HTTP status and Retry-After.</summary>
-    private static async Task<(HttpStatusCode Status, string? RetryAfter)> RefusedAsync(Uri uri)
+    private static async Task<(HttpStatusCode Status, string? RetryAfter)> RefusedAsync(Uri uri, Action<ClientWebSocketOptions>? configure = null)
     {
         using var socket = new ClientWebSocket();
         socket.Options.CollectHttpResponseDetails = true;
+        configure?.Invoke(socket.Options);
         await Assert.ThrowsAsync<WebSocketException>(() => socket.ConnectAsync(uri, Ct));
         var headers = socket.HttpResponseHeaders;
         var retryAfter = headers is not null && headers.TryGetValue("Retry-After", out var values) ? values.FirstOrDefault() : null;
