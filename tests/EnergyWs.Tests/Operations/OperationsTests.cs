@@ -14,6 +14,7 @@ using Microsoft.Extensions.Logging.Testing;
 
 namespace EnergyWs.Tests.Operations;
 
+[Collection(ProcessWideMetrics.Name)]
 public sealed class OperationsTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
