@@ -9,6 +9,20 @@ internal static partial class Hosting
     public static IHostApplicationBuilder AddHosting(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton(TimeProvider.System);
+
+        // CreateSlimBuilder registers only the simple console formatter, so the built-in setting
+        // Logging:Console:FormatterName=json would be ignored. Honour it: one JSON object per line
+        // for Kubernetes log collectors, readable text otherwise.
+        if (string.Equals(builder.Configuration["Logging:Console:FormatterName"], "json", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.Logging.AddJsonConsole();
+        }
+
+        builder.Services.AddOptionsWithValidateOnStart<ShutdownOptions>().Bind(builder.Configuration.GetSection(ShutdownOptions.Section));
+        builder.Services.AddSingleton<IValidateOptions<ShutdownOptions>, ShutdownOptionsValidator>();
+        // The host cancels hosted services' StopAsync and Kestrel's drain after this budget.
+        builder.Services.AddOptions<HostOptions>()
+            .Configure<IOptions<ShutdownOptions>>((host, shutdown) => host.ShutdownTimeout = shutdown.Value.Timeout);
         return builder;
     }
 

@@ -23,6 +23,7 @@ var app = builder.Build();
 
 app.MapDashboard();       // static files first: they short-circuit before the endpoints
 app.UseWebSockets();
+app.UseRateLimiter();     // per-IP limit on connection attempts (429), before any token is validated
 app.UseAuth();
 // Everything that serves readings is one group, behind one authorization policy: /ws, /ws/energy, /api/readings.
 var readings = app.MapGroup("").RequireAuthorization(AuthExtensions.ClientPolicy);

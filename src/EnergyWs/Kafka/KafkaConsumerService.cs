@@ -39,6 +39,7 @@ internal sealed class KafkaConsumerService(
     private long _lastErrorLog = long.MinValue;
     private long _suppressedErrors;
     private int _paused;
+    private bool _pauseApplied;
     private int _disposed;
     private int _stopped;
 
@@ -81,6 +82,9 @@ internal sealed class KafkaConsumerService(
     internal void Pause() => Interlocked.Exchange(ref _paused, 1);
 
     internal void Resume() => Interlocked.Exchange(ref _paused, 2);
+
+    /// <summary>True once the consumer thread has applied a <see cref="Pause"/> (nothing more is fetched).</summary>
+    internal bool IsPaused => Volatile.Read(ref _pauseApplied);
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -223,9 +227,11 @@ internal sealed class KafkaConsumerService(
         {
             case 1:
                 consumer.Pause(consumer.Assignment);
+                Volatile.Write(ref _pauseApplied, true);
                 break;
             case 2:
                 consumer.Resume(consumer.Assignment);
+                Volatile.Write(ref _pauseApplied, false);
                 break;
         }
     }

@@ -21,4 +21,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3006, Level = LogLevel.Information, Message = "Slow client {Remote} closed: nothing accepted for {Timeout}")]
     public static partial void SlowClientClosed(ILogger logger, string remote, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 3007, Level = LogLevel.Information, Message = "{Connections} clients connected")]
+    public static partial void ConnectionCount(ILogger logger, int connections);
+
+    [LoggerMessage(EventId = 3008, Level = LogLevel.Debug, Message = "Connection attempt from {RemoteIp} rate-limited")]
+    public static partial void ConnectRateLimited(ILogger logger, string remoteIp);
 }

@@ -17,6 +17,8 @@ internal static class StreamingExtensions
         builder.Services.AddSingleton<WebSocketEndpoint>();
         builder.Services.AddSingleton<ConnectionSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ConnectionSweeper>());
+        builder.Services.AddHostedService<ConnectionCountLogger>();
+        builder.Services.AddConnectRateLimit();
         return builder;
     }
 
@@ -24,8 +26,10 @@ internal static class StreamingExtensions
     {
         // The original service's protocol, for its existing clients (README: "Compatibility route /ws/energy").
         endpoints.Map("/ws/energy", context => context.RequestServices.GetRequiredService<WebSocketEndpoint>().HandleAsync(context, StreamProtocol.EnergyCompat))
-            .WithName("ws-energy");
+            .WithName("ws-energy")
+            .RequireRateLimiting(ConnectRateLimit.Policy);
         return endpoints.Map("/ws", context => context.RequestServices.GetRequiredService<WebSocketEndpoint>().HandleAsync(context))
-            .WithName("ws");
+            .WithName("ws")
+            .RequireRateLimiting(ConnectRateLimit.Policy);
     }
 }

@@ -44,6 +44,17 @@ internal sealed class StreamingOptions
     /// <summary>Largest client message; control messages are tiny, anything bigger is hostile.</summary>
     [Range(128, 1024 * 1024, ErrorMessage = "Streaming:MaxMessageBytes must be between 128 and 1048576.")]
     public int MaxMessageBytes { get; set; } = 4096;
+
+    /// <summary>
+    /// Connection attempts one client IP may make per minute, after its burst is spent; beyond it
+    /// the attempt gets 429. A dashboard reconnecting with backoff makes a few; 0 turns the limit off.
+    /// </summary>
+    [Range(0, 6000, ErrorMessage = "Streaming:ConnectAttemptsPerMinute must be between 0 and 6000.")]
+    public int ConnectAttemptsPerMinute { get; set; } = 120;
+
+    /// <summary>Attempts one IP may make at once (several tabs, a NAT'ed office) before the per-minute rate applies.</summary>
+    [Range(1, 100_000, ErrorMessage = "Streaming:ConnectAttemptBurst must be between 1 and 100000.")]
+    public int ConnectAttemptBurst { get; set; } = 60;
 }
 
 [OptionsValidator]

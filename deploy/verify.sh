@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Checks what can be checked of the container and the manifests without a Docker engine:
+#  1. the Dockerfile's publish (deploy/publish.sh) for linux-x64 and linux-arm64, from a copy of
+#     the build context, with `file` confirming the apphost and librdkafka architectures;
+#  2. on an x64 host, the x64 publish runs: ready on the embedded demo broker, JSON logs, and a
+#     SIGTERM exits 0 within the shutdown budget;
+#  3. hadolint on the Dockerfile, when installed;
+#  4. `kubectl kustomize` renders the base and the replicas example with the expected objects.
+# Run from anywhere: deploy/verify.sh   (needs dotnet, file, kubectl, curl)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d)"
+app_pid=""
+cleanup() {
+  if [ -n "$app_pid" ] && kill -0 "$app_pid" 2>/dev/null; then kill -KILL "$app_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "verify: FAIL: $*" >&2; exit 1; }
+step() { echo "verify: $*"; }
+
+# --- 1. publish both architectures from a copy of the Docker build context ----------------
+# The copy holds exactly what the Dockerfile COPYs, so a file missing from it fails here too,
+# and the publishes' obj/ folders stay out of the working tree.
+ctx="$work/context"
+mkdir -p "$ctx/src" "$ctx/deploy"
+cp "$root"/global.json "$root"/Directory.Build.props "$root"/Directory.Packages.props "$root"/.editorconfig "$ctx/"
+tar -C "$root/src" --exclude=bin --exclude=obj -cf - EnergyWs | tar -C "$ctx/src" -xf -
+cp "$root/deploy/publish.sh" "$ctx/deploy/"
+
+check_arch() { # <file> <pattern>
+  local desc
+  desc="$(file -b "$1")"
+  echo "$desc" | grep -Eq "$2" || fail "$(basename "$1"): expected /$2/, got: $desc"
+  step "  $(basename "$1"): ${desc%%,*}, $(echo "$desc" | cut -d, -f2 | xargs)"
+}
+
+for arch in amd64 arm64; do
+  out="$work/publish-$arch"
+  step "publish linux/$arch"
+  bash "$ctx/deploy/publish.sh" "$arch" "$out"
+  [ -f "$out/energy-ws.dll" ] || fail "energy-ws.dll missing from the $arch publish"
+  case "$arch" in
+    amd64) machine='x86-64'; lib=centos8-librdkafka.so ;;
+    arm64) machine='ARM aarch64'; lib=librdkafka.so ;;
+  esac
+  check_arch "$out/energy-ws" "ELF 64-bit LSB .*executable, $machine"
+  check_arch "$out/$lib" "ELF 64-bit LSB shared object, $machine"
+  others="$(find "$out" -name '*librdkafka*' ! -name "$lib")"
+  [ -z "$others" ] || fail "other librdkafka builds left in the $arch publish: $others"
+  step "  $(du -sh "$out" | cut -f1) published, only $lib kept"
+done
+
+# --- 2. run the x64 publish ------------------------------------------------------------------
+if [ "$(uname -m)" = "x86_64" ]; then
+  step "run the linux-x64 publish (embedded demo broker), then SIGTERM"
+  port=$(( 20000 + RANDOM % 20000 ))
+  log="$work/app.log"
+  (cd "$work/publish-amd64" && exec env ASPNETCORE_URLS="http://127.0.0.1:$port" Demo__Enabled=true \
+     Logging__Console__FormatterName=json Shutdown__Timeout=00:00:05 ./energy-ws) >"$log" 2>&1 &
+  app_pid=$!
+  ready=""
+  for _ in $(seq 1 120); do
+    if curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1; then ready=1; break; fi
+    kill -0 "$app_pid" 2>/dev/null || { cat "$log" >&2; fail "the app exited at start"; }
+    sleep 0.25
+  done
+  [ -n "$ready" ] || { cat "$log" >&2; fail "/health/ready never answered 200"; }
+  curl -fsS "http://127.0.0.1:$port/metrics" | grep -q '^energyws_kafka_consumer_lag{' || fail "/metrics has no consumer lag"
+  started=$(date +%s%N)
+  kill -TERM "$app_pid"
+  code=0
+  wait "$app_pid" || code=$?
+  app_pid=""
+  elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+  [ "$code" -eq 0 ] || { cat "$log" >&2; fail "exit code $code after SIGTERM"; }
+  [ "$elapsed_ms" -lt 5000 ] || fail "SIGTERM to exit took ${elapsed_ms} ms (Shutdown:Timeout is 5 s)"
+  grep -q 'Kafka consumer stopped' "$log" || fail "no 'Kafka consumer stopped' in the log"
+  nonjson="$(grep -cv '^{.*}$' "$log" || true)"
+  [ "$nonjson" -eq 0 ] || { cat "$log" >&2; fail "$nonjson log lines are not one JSON object per line"; }
+  step "  ready, metrics served, JSON logs, exit 0 ${elapsed_ms} ms after SIGTERM"
+else
+  step "not an x64 host: skipping the run of the x64 publish"
+fi
+
+# --- 3. lint the Dockerfile ------------------------------------------------------------------
+if command -v hadolint >/dev/null 2>&1; then
+  step "hadolint deploy/Dockerfile"
+  hadolint "$root/deploy/Dockerfile"
+else
+  step "hadolint not installed (no Debian or npm package provides it): Dockerfile lint skipped"
+fi
+# What the image promises, checked in the file itself.
+df="$root/deploy/Dockerfile"
+grep -q '^FROM --platform=\$BUILDPLATFORM mcr.microsoft.com/dotnet/sdk:' "$df" || fail "the build stage must run on \$BUILDPLATFORM"
+grep -q 'deploy/publish.sh "\$TARGETARCH"' "$df" || fail "the Dockerfile must publish with deploy/publish.sh for \$TARGETARCH"
+grep -q '^FROM mcr.microsoft.com/dotnet/aspnet:' "$df" || fail "the runtime stage must be the aspnet image"
+grep -q '^USER \$APP_UID' "$df" || fail "the image must run as the non-root app user"
+grep -q 'ASPNETCORE_HTTP_PORTS=8080' "$df" || fail "the image must listen on 8080"
+
+# --- 4. render the manifests -----------------------------------------------------------------
+step "kubectl kustomize deploy/k8s"
+rendered="$(kubectl kustomize "$root/deploy/k8s")"
+for kind in Namespace ConfigMap Deployment Service IngressRoute; do
+  echo "$rendered" | grep -q "^kind: $kind\$" || fail "no $kind in the rendered manifests"
+done
+for expected in 'namespace: energy-ws' 'path: /health$' 'path: /health/ready' 'runAsNonRoot: true' \
+  'readOnlyRootFilesystem: true' '- ALL' 'terminationGracePeriodSeconds: 30' 'cpu: 100m' 'memory: 128Mi' \
+  'Kafka__BootstrapServers:' 'Logging__Console__FormatterName: json' 'energy-ws.k12n.com' 'secretName: energy-ws-tls'; do
+  echo "$rendered" | grep -q -- "$expected" || fail "the rendered manifests lack '$expected'"
+done
+step "kubectl kustomize deploy/examples/replicas"
+replicas="$(kubectl kustomize "$root/deploy/examples/replicas")"
+echo "$replicas" | grep -q '^  replicas: 2$' || fail "the replicas example does not set 2 replicas"
+echo "$replicas" | grep -q '^kind: PodDisruptionBudget$' || fail "the replicas example has no PodDisruptionBudget"
+step "OK"
