@@ -94,6 +94,29 @@ public sealed class DecodingEndToEndTests
         Assert.Equal(gen1Readings, await gen1Only.ReceiveManyAsync(gen1Readings.Length));
     }
 
+    [Fact]
+    public async Task Startup_InvalidMappingRegex_ServiceDoesNotStart()
+    {
+        using var kafka = new TestKafka();
+        var topic = await kafka.CreateTopicAsync();
+        var app = new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        {
+            ["Readings:Mappings:0:Topic"] = "([",
+            ["Readings:Mappings:0:Fields:power_w"] = "p",
+        });
+
+        // The host prints the failing setting to stderr and exits (message text: RecordDecoderTests).
+        await Assert.ThrowsAnyAsync<Exception>(() => app.StartAsync(Ct));
+        try
+        {
+            await app.DisposeAsync();
+        }
+        catch (ArgumentNullException)
+        {
+            // WebApplicationFactory cannot stop a host that never started; nothing is left running.
+        }
+    }
+
     private static Message<byte[]?, byte[]?> Msg(string? key, string value, long? timestampMs = null, (string Name, string Value)? header = null)
     {
         var message = new Message<byte[]?, byte[]?>
