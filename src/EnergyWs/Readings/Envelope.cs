@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
@@ -88,7 +89,7 @@ internal static class Envelope
         }
 
         var trimmed = text.AsSpan().Trim();
-        if (trimmed.Length > 0 && (trimmed[0] is '{' or '[' || double.TryParse(trimmed, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out _)))
+        if (trimmed.Length > 0 && (trimmed[0] is '{' or '[' || double.TryParse(trimmed, NumberStyles.Float, CultureInfo.InvariantCulture, out _)))
         {
             return Encoding.UTF8.GetBytes(text);
         }

@@ -31,7 +31,8 @@ internal static class ShellyGen2Decoder
 
     public static string? DecodeRpcFrame(JsonElement root, string? topic, List<MeterUpdate> updates)
     {
-        if (!root.GetProperty("method").ValueEquals("NotifyStatus"u8) && !root.GetProperty("method").ValueEquals("NotifyFullStatus"u8))
+        var method = root.GetProperty("method");
+        if (!method.ValueEquals("NotifyStatus"u8) && !method.ValueEquals("NotifyFullStatus"u8))
         {
             // NotifyEvent and replies to our own calls carry no meter values.
             return DecodeReasons.NoReadings;
