@@ -14,6 +14,7 @@ internal static class KafkaExtensions
         services.AddSingleton<IValidateOptions<KafkaOptions>, KafkaOptionsValidator>();
         services.AddOptionsWithValidateOnStart<ReadingsOptions>().Bind(builder.Configuration.GetSection(ReadingsOptions.Section));
         services.AddSingleton<IValidateOptions<ReadingsOptions>, ReadingsOptionsValidator>();
+        services.AddSingleton<IValidateOptions<ReadingsOptions>, ReadingsMappingsValidator>();
 
         services.AddSingleton<RecordDecoder>();
         services.AddSingleton<ReadingMetrics>();

@@ -10,6 +10,7 @@ internal sealed class ReadingMetrics
     private readonly Counter<long> _records;
     private readonly Counter<long> _readings;
     private readonly Counter<long> _decodeErrors;
+    private readonly Counter<long> _counterResets;
 
     public ReadingMetrics(IMeterFactory meterFactory)
     {
@@ -17,6 +18,7 @@ internal sealed class ReadingMetrics
         _records = meter.CreateCounter<long>("energyws_kafka_records_total", "{record}", "Kafka records consumed, by result (ok / invalid).");
         _readings = meter.CreateCounter<long>("energyws_readings_total", "{reading}", "Readings decoded and published.");
         _decodeErrors = meter.CreateCounter<long>("energyws_decode_errors_total", "{record}", "Records skipped, by reason.");
+        _counterResets = meter.CreateCounter<long>("energyws_energy_counter_resets_total", "{reading}", "Readings accepted although a meter's energy counter went backwards (meter reset).");
     }
 
     public void RecordOk() => _records.Add(1, new KeyValuePair<string, object?>("result", "ok"));
@@ -28,4 +30,6 @@ internal sealed class ReadingMetrics
     }
 
     public void ReadingPublished() => _readings.Add(1);
+
+    public void EnergyCounterReset() => _counterResets.Add(1);
 }

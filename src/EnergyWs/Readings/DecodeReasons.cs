@@ -1,0 +1,24 @@
+namespace EnergyWs.Readings;
+
+/// <summary>
+/// The reasons a record is rejected; they label <c>energyws_decode_errors_total</c>, so they are a
+/// small fixed set of stable words, never built from record content.
+/// </summary>
+internal static class DecodeReasons
+{
+    public const string Empty = "empty";
+    public const string TooLarge = "too_large";
+    public const string TooDeep = "too_deep";
+    public const string NotJson = "not_json";
+    public const string UnknownFormat = "unknown_format";
+    public const string BadNumber = "bad_number";
+    public const string NonFinite = "non_finite";
+    public const string BadTimestamp = "bad_timestamp";
+    public const string BadDevice = "bad_device";
+    public const string BadEnvelope = "bad_envelope";
+    public const string ImplausiblePower = "implausible_power";
+    public const string ImplausibleVoltage = "implausible_voltage";
+
+    /// <summary>A well-formed message that carries no meter values (a switch status, an event, a Gen1 metric we do not map).</summary>
+    public const string NoReadings = "no_readings";
+}

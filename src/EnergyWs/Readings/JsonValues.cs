@@ -1,0 +1,188 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace EnergyWs.Readings;
+
+/// <summary>Reading numbers, strings and timestamps out of untrusted JSON without throwing.</summary>
+internal static class JsonValues
+{
+    /// <summary>Unix times at or above this are milliseconds (year 5138 in seconds, 1973 in ms).</summary>
+    private const double MillisecondsThreshold = 1e11;
+
+    private const long MaxUnixMilliseconds = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
+
+    /// <summary>
+    /// Reads an optional number property. Absent or JSON null leaves <paramref name="value"/> null;
+    /// anything else that is not a finite number returns a reason.
+    /// </summary>
+    public static string? Number(JsonElement obj, string name, ref double? value, double scale = 1)
+    {
+        if (!obj.TryGetProperty(name, out var element))
+        {
+            return null;
+        }
+
+        return Number(element, ref value, scale, allowString: false);
+    }
+
+    public static string? Number(JsonElement element, ref double? value, double scale, bool allowString)
+    {
+        double d;
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Null:
+                return null;
+            case JsonValueKind.Number:
+                if (!element.TryGetDouble(out d))
+                {
+                    return DecodeReasons.BadNumber;
+                }
+
+                break;
+            case JsonValueKind.String when allowString:
+                // Some bridges stringify every value; only plain decimal text is taken.
+                if (!double.TryParse(element.GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out d))
+                {
+                    return DecodeReasons.BadNumber;
+                }
+
+                break;
+            default:
+                return DecodeReasons.BadNumber;
+        }
+
+        if (!double.IsFinite(d))
+        {
+            return DecodeReasons.NonFinite;
+        }
+
+        value = Scale(d, scale);
+        return null;
+    }
+
+    /// <summary>
+    /// Applies a unit scale, rounding away the binary noise of the multiplication (9188.8 Wh is
+    /// 9.1888 kWh, not 9.188799999999999) so the wire shows what the meter sent.
+    /// </summary>
+    public static double Scale(double value, double scale)
+    {
+        if (scale == 1)
+        {
+            return value;
+        }
+
+        var scaled = value * scale;
+        return double.IsFinite(scaled) && Math.Abs(scaled) < 1e9 ? Math.Round(scaled, 9) : scaled;
+    }
+
+    /// <summary>An ISO-8601 string, or a Unix time number in seconds (fractional allowed) or milliseconds.</summary>
+    public static bool TryTimestamp(JsonElement element, out DateTimeOffset timestamp)
+    {
+        timestamp = default;
+        return element.ValueKind switch
+        {
+            JsonValueKind.String => TryIso(element.GetString(), out timestamp),
+            JsonValueKind.Number => element.TryGetDouble(out var n) && TryUnix(n, out timestamp),
+            _ => false,
+        };
+    }
+
+    public static bool TryUnix(double value, out DateTimeOffset timestamp)
+    {
+        timestamp = default;
+        if (!double.IsFinite(value))
+        {
+            return false;
+        }
+
+        var ms = Math.Round(Math.Abs(value) >= MillisecondsThreshold ? value : value * 1000);
+        if (ms is < 0 or > MaxUnixMilliseconds)
+        {
+            return false;
+        }
+
+        timestamp = DateTimeOffset.FromUnixTimeMilliseconds((long)ms);
+        return true;
+    }
+
+    public static bool TryIso(string? text, out DateTimeOffset timestamp)
+    {
+        timestamp = default;
+        if (string.IsNullOrEmpty(text) || text.Length > 64)
+        {
+            return false;
+        }
+
+        const DateTimeStyles styles = DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal;
+        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, styles, out timestamp))
+        {
+            return true;
+        }
+
+        // Go and Bloblang write nanoseconds (9 fraction digits); .NET parses at most 7.
+        var dot = text.IndexOf('.', StringComparison.Ordinal);
+        if (dot < 0)
+        {
+            return false;
+        }
+
+        var end = dot + 1;
+        while (end < text.Length && char.IsAsciiDigit(text[end]))
+        {
+            end++;
+        }
+
+        return end - dot - 1 > 7 &&
+            DateTimeOffset.TryParse(string.Concat(text.AsSpan(0, dot + 8), text.AsSpan(end)), CultureInfo.InvariantCulture, styles, out timestamp);
+    }
+
+    /// <summary>
+    /// After a parse failure: was it nesting beyond <paramref name="limit"/>? Scans brackets
+    /// outside strings; only runs on the failure path.
+    /// </summary>
+    public static bool NestsDeeperThan(ReadOnlySpan<byte> json, int limit)
+    {
+        var depth = 0;
+        var inString = false;
+        var escaped = false;
+        foreach (var b in json)
+        {
+            if (inString)
+            {
+                if (escaped)
+                {
+                    escaped = false;
+                }
+                else if (b == (byte)'\\')
+                {
+                    escaped = true;
+                }
+                else if (b == (byte)'"')
+                {
+                    inString = false;
+                }
+
+                continue;
+            }
+
+            switch (b)
+            {
+                case (byte)'"':
+                    inString = true;
+                    break;
+                case (byte)'{' or (byte)'[':
+                    if (++depth > limit)
+                    {
+                        return true;
+                    }
+
+                    break;
+                case (byte)'}' or (byte)']':
+                    depth--;
+                    break;
+            }
+        }
+
+        return false;
+    }
+}
