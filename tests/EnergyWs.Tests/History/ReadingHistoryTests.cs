@@ -119,10 +119,11 @@ public sealed class ReadingHistoryTests : IDisposable
 
     private (ReadingPipeline Pipeline, ReadingHistory History) Create(TimeSpan window, int maxReadings)
     {
+        var metrics = new ReadingMetrics(_services.GetRequiredService<IMeterFactory>());
         var pipeline = new ReadingPipeline(
-            new RecordDecoder(Options.Create(new ReadingsOptions())),
+            new RecordDecoder(Options.Create(new ReadingsOptions()), metrics, _time, NullLogger<RecordDecoder>.Instance),
             new Broadcaster(),
-            new ReadingMetrics(_services.GetRequiredService<IMeterFactory>()),
+            metrics,
             _time,
             NullLogger<ReadingPipeline>.Instance);
         var history = new ReadingHistory(pipeline, Options.Create(new HistoryOptions { Window = window, MaxReadings = maxReadings }), _time);
