@@ -56,7 +56,7 @@ if [ "$(uname -m)" = "x86_64" ]; then
   step "run the linux-x64 publish (embedded demo broker), then SIGTERM"
   port=$(( 20000 + RANDOM % 20000 ))
   log="$work/app.log"
-  (cd "$work/publish-amd64" && exec env ASPNETCORE_URLS="http://127.0.0.1:$port" Demo__Enabled=true \
+  (cd "$work/publish-amd64" && exec env ASPNETCORE_URLS="http://127.0.0.1:$port" Demo__Enabled=true Auth__Enabled=false \
      Logging__Console__FormatterName=json Shutdown__Timeout=00:00:05 ./energy-ws) >"$log" 2>&1 &
   app_pid=$!
   ready=""

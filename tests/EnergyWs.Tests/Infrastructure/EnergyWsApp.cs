@@ -26,6 +26,8 @@ internal sealed class EnergyWsApp : WebApplicationFactory<Program>
             ["Kafka:Consumer:enable.auto.commit"] = "false",
             ["Demo:Enabled"] = "false",
             ["Auth:Enabled"] = "false",
+            // Tests open many connections from 127.0.0.1; the per-IP attempt limit has tests of its own.
+            ["Streaming:ConnectAttemptsPerMinute"] = "0",
             ["Logging:LogLevel:Default"] = "Warning",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())

@@ -34,6 +34,7 @@ public sealed class SigtermTests
         start.Environment["Kafka__ProbeInterval"] = "00:00:00.250";
         start.Environment["Demo__Enabled"] = "false";
         start.Environment["Auth__Enabled"] = "false";
+        start.Environment["Streaming__ConnectAttemptsPerMinute"] = "0";
         start.Environment["Logging__LogLevel__Default"] = "Warning";
 
         using var process = Process.Start(start)!;
