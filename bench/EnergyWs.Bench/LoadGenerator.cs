@@ -70,6 +70,9 @@ public static class LoadGenerator
                 try
                 {
                     await client.ConnectAsync(s.Url, invoker, s.Token, ct);
+
+                    // Read at once: a client that reads nothing cannot answer the server's pings.
+                    client.Start();
                     clients[i] = client;
                     Interlocked.Increment(ref ok);
                 }
@@ -82,10 +85,6 @@ public static class LoadGenerator
             });
         var connectSeconds = (clock.Elapsed - connectStart).TotalSeconds;
         var connected = clients.OfType<BenchClient>().ToArray();
-        foreach (var client in connected)
-        {
-            client.Start();
-        }
 
         // The server registers a client just after the upgrade; give the last ones time to land.
         await Task.Delay(TimeSpan.FromSeconds(1));
