@@ -39,7 +39,11 @@ internal static partial class DemoExtensions
             topic,
             sp.GetRequiredService<IServiceProvider>(),
             sp.GetRequiredService<ILogger<DemoAnnouncer>>()));
-        builder.Services.AddHostedService<MeterSimulator>();
+        if (builder.Configuration.GetValue($"{DemoOptions.Section}:{nameof(DemoOptions.Simulator)}", defaultValue: true))
+        {
+            builder.Services.AddHostedService<MeterSimulator>();
+        }
+
         return builder;
     }
 

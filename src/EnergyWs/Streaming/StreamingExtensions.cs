@@ -1,7 +1,9 @@
 using EnergyWs.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace EnergyWs.Streaming;
 
@@ -19,6 +21,19 @@ internal static class StreamingExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ConnectionSweeper>());
         builder.Services.AddHostedService<ConnectionCountLogger>();
         builder.Services.AddConnectRateLimit();
+        builder.Services.AddOptions<SocketTransportOptions>().Configure<IOptions<StreamingOptions>>((transport, streaming) =>
+        {
+            var sendBuffer = streaming.Value.SocketSendBufferBytes;
+            if (sendBuffer > 0)
+            {
+                transport.CreateBoundListenSocket = endpoint =>
+                {
+                    var socket = SocketTransportOptions.CreateDefaultBoundListenSocket(endpoint);
+                    socket.SendBufferSize = sendBuffer;
+                    return socket;
+                };
+            }
+        });
         return builder;
     }
 

@@ -41,6 +41,16 @@ internal sealed class StreamingOptions
     [TimeSpanRange("00:00:00.100", "00:01:00", ErrorMessage = "Streaming:CloseTimeout must be between 00:00:00.1 and 00:01:00.")]
     public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// Kernel send buffer of each client socket (SO_SNDBUF, which Linux doubles); 0 leaves it to the
+    /// OS. Bytes handed to the kernel can no longer be dropped as stale, and an autotuned buffer
+    /// (up to net.ipv4.tcp_wmem max, 4 MB by default: ~25,000 readings) lets a slow client fall
+    /// tens of seconds behind before our queue, its drop-oldest and <see cref="MaxFrameAge"/> see
+    /// any backlog. Set on the listening socket, so every accepted connection inherits it.
+    /// </summary>
+    [Range(0, 16 * 1024 * 1024, ErrorMessage = "Streaming:SocketSendBufferBytes must be between 0 and 16777216.")]
+    public int SocketSendBufferBytes { get; set; }
+
     /// <summary>Largest client message; control messages are tiny, anything bigger is hostile.</summary>
     [Range(128, 1024 * 1024, ErrorMessage = "Streaming:MaxMessageBytes must be between 128 and 1048576.")]
     public int MaxMessageBytes { get; set; } = 4096;

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Runs the load scenarios S1-S6 (issue targets) against energy-ws on this machine and writes the
+# results table into README.md between <!-- bench:start --> and <!-- bench:end -->.
+#
+#   bench/run-scenarios.sh                      # JIT: S1-S6, AOT: S1 and S6 (publishes the AOT binary if missing)
+#   JIT_SCENARIOS="S1 S2" AOT_SCENARIOS="" bench/run-scenarios.sh
+#   NO_README=1 bench/run-scenarios.sh          # print results only
+#   SERVER_ARGS="--Streaming:MaxFrameAge=00:00:01" bench/run-scenarios.sh   # try a setting
+#
+# Each scenario gets a fresh server (Release build, or the Native AOT binary) hosting its own
+# embedded librdkafka mock broker (Demo:Enabled=true) with the simulated meter off; the load tool
+# produces numbered readings to that broker and reads them back through N WebSocket clients.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+JIT_SCENARIOS="${JIT_SCENARIOS-S1 S2 S3 S4 S5 S6}"
+AOT_SCENARIOS="${AOT_SCENARIOS-S1 S6}"
+OUT="${OUT:-$ROOT/artifacts/bench}"
+RESULTS="$OUT/results.jsonl"
+mkdir -p "$OUT"
+: > "$RESULTS"
+
+# 50k clients + 50k server sockets need ~50k descriptors in each process. Raise the soft limit to
+# what the hard limit allows (a container without CAP_SYS_RESOURCE cannot go past it); S6 then
+# holds as many idle connections as fit and says so.
+ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+FD_LIMIT=$(ulimit -n)
+S6_CLIENTS=$(( FD_LIMIT >= 51000 ? 50000 : FD_LIMIT - 1000 ))
+
+[[ -n "${SKIP_BUILD:-}" ]] || dotnet build bench/EnergyWs.Bench -c Release -v q -nologo >/dev/null
+JIT_SERVER=(dotnet "$ROOT/src/EnergyWs/bin/Release/net10.0/energy-ws.dll")
+AOT_BINARY="$ROOT/artifacts/aot/energy-ws"
+if [[ -n "$AOT_SCENARIOS" && ! -x "$AOT_BINARY" ]]; then
+  dotnet publish src/EnergyWs -c Release -r linux-x64 -p:PublishAot=true -o "$ROOT/artifacts/aot" -v q -nologo >/dev/null
+fi
+LOAD=(dotnet "$ROOT/bench/EnergyWs.Bench/bin/Release/net10.0/EnergyWs.Bench.dll" load)
+
+SERVER_PID=""
+stop_server() {
+  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID"
+    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=""
+}
+trap stop_server EXIT
+
+# start_server MODE LOGFILE: sets SERVER_PID, WS_URL, BROKER
+start_server() {
+  local mode=$1 log=$2
+  local -a cmd
+  local content
+  if [[ $mode == aot ]]; then cmd=("$AOT_BINARY"); else cmd=("${JIT_SERVER[@]}"); fi
+  content=$(dirname "${cmd[-1]}")
+  # The content root is the binary's folder so its appsettings.json (ASP.NET request logs at
+  # Warning) applies exactly as in a deployment.
+  ASPNETCORE_ENVIRONMENT=Production "${cmd[@]}" \
+    --contentRoot "$content" \
+    --urls http://127.0.0.1:0 \
+    --Demo:Enabled=true --Demo:Simulator=false \
+    --Streaming:MaxConnections=60000 \
+    --Kafka:Consumer:fetch.wait.max.ms=10 \
+    ${SERVER_ARGS:-} \
+    >"$log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 300); do
+    if grep -q "Demo: embedded Kafka broker at" "$log"; then break; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$log" >&2; return 1; }
+    sleep 0.2
+  done
+  local line
+  line=$(grep -m1 "Demo: embedded Kafka broker at" "$log")
+  BROKER=$(sed -E 's/.*broker at ([^,]+),.*/\1/' <<<"$line")
+  WS_URL=$(sed -E 's/.*WebSocket: (ws:[^ ]+).*/\1/' <<<"$line")
+  # Let the consumer assign its partitions before the first reading is produced.
+  for _ in $(seq 100); do grep -q "Assigned" "$log" && break; sleep 0.1; done
+  sleep 1
+}
+
+scenario_args() {
+  case $1 in
+    S1) echo "--clients 100 --rate 2 --duration 20" ;;
+    S2) echo "--clients 1000 --rate 10 --duration 20" ;;
+    S3) echo "--clients 10000 --rate 4 --duration 15" ;;
+    S4) echo "--clients 10000 --rate 10 --duration 15" ;;
+    S5) echo "--clients 1000 --rate 1000 --duration 10 --settle 5" ;;
+    S6) echo "--clients $S6_CLIENTS --idle --duration 10 --connect-concurrency 256 --source-addresses 32" ;;
+  esac
+}
+
+run() {
+  local mode=$1 name=$2 log="$OUT/server-$1-$2.log"
+  echo "== $name ($mode)" >&2
+  start_server "$mode" "$log"
+  # shellcheck disable=SC2046
+  local line
+  line=$("${LOAD[@]}" --url "$WS_URL" --bootstrap "$BROKER" --topic homelab.energy \
+    --server-pid "$SERVER_PID" --label "$name" $(scenario_args "$name") | tail -1)
+  echo "$line" >&2
+  python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["runtime"]=sys.argv[2]; print(json.dumps(d))' "$line" "$mode" >>"$RESULTS"
+  stop_server
+}
+
+for s in $JIT_SCENARIOS; do run jit "$s"; done
+for s in $AOT_SCENARIOS; do run aot "$s"; done
+
+[[ -n "${NO_README:-}" ]] && exit 0
+python3 "$ROOT/bench/write-table.py" "$RESULTS" "$ROOT/README.md"
