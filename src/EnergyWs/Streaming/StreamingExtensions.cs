@@ -22,18 +22,17 @@ internal static class StreamingExtensions
         builder.Services.AddHostedService<ConnectionCountLogger>();
         builder.Services.AddConnectRateLimit();
         builder.Services.AddOptions<SocketTransportOptions>().Configure<IOptions<StreamingOptions>>((transport, streaming) =>
-        {
-            var sendBuffer = streaming.Value.SocketSendBufferBytes;
-            if (sendBuffer > 0)
+            // Read at bind time, after the options were validated: a bad setting must fail as one line, not here.
+            transport.CreateBoundListenSocket = endpoint =>
             {
-                transport.CreateBoundListenSocket = endpoint =>
+                var socket = SocketTransportOptions.CreateDefaultBoundListenSocket(endpoint);
+                if (streaming.Value.SocketSendBufferBytes is var sendBuffer and > 0)
                 {
-                    var socket = SocketTransportOptions.CreateDefaultBoundListenSocket(endpoint);
                     socket.SendBufferSize = sendBuffer;
-                    return socket;
-                };
-            }
-        });
+                }
+
+                return socket;
+            });
         return builder;
     }
 
