@@ -59,7 +59,7 @@ start_server() {
   ASPNETCORE_ENVIRONMENT=Production "${cmd[@]}" \
     --contentRoot "$content" \
     --urls http://127.0.0.1:0 \
-    --Demo:Enabled=true --Demo:Simulator=false \
+    --Demo:Enabled=true --Demo:Simulator=false --Auth:Enabled=false --Streaming:ConnectAttemptsPerMinute=0 \
     --Streaming:MaxConnections=60000 \
     --Kafka:Consumer:fetch.wait.max.ms=10 \
     ${SERVER_ARGS:-} \

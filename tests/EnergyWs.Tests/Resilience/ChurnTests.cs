@@ -74,6 +74,8 @@ public sealed class ChurnTests
         using var done = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         var sampler = sample is null ? Task.CompletedTask : Task.Run(async () =>
         {
+            // Samples the server's state at a fixed period while the scenario runs.
+            using var sampling = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
             while (!done.IsCancellationRequested && sample.Count < 500)
             {
                 foreach (var connection in broadcaster.Snapshot())
@@ -81,7 +83,7 @@ public sealed class ChurnTests
                     sample.Add(new WeakReference(connection));
                 }
 
-                await Task.Delay(20, CancellationToken.None);
+                await sampling.WaitForNextTickAsync(CancellationToken.None);
             }
         }, CancellationToken.None);
 

@@ -86,6 +86,8 @@ public sealed class StalledClientTests
         using var watchStop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         var watcher = Task.Run(async () =>
         {
+            // Samples the server's state at a fixed period while the scenario runs.
+            using var sampling = new PeriodicTimer(TimeSpan.FromMilliseconds(5));
             while (!watchStop.IsCancellationRequested)
             {
                 for (var i = 0; i < stalledCount; i++)
@@ -97,7 +99,7 @@ public sealed class StalledClientTests
                     }
                 }
 
-                await Task.Delay(5, CancellationToken.None);
+                await sampling.WaitForNextTickAsync(CancellationToken.None);
             }
         }, CancellationToken.None);
 
