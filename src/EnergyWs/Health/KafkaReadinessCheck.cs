@@ -21,6 +21,11 @@ internal sealed class KafkaReadinessCheck(ConsumerState state, IOptions<KafkaOpt
         {
             result = HealthCheckResult.Unhealthy("broker unreachable" + Detail(state.LastError));
         }
+        else if (state.Replaying)
+        {
+            // Clients connecting now would miss the part of history not read back yet.
+            result = HealthCheckResult.Unhealthy($"rebuilding history from {options.Value.Topic}");
+        }
         else if (since is null || since > staleAfter)
         {
             result = HealthCheckResult.Unhealthy($"no answer from the broker for {since?.TotalSeconds:0.#} s");

@@ -33,8 +33,16 @@ internal sealed class ConsumerState(TimeProvider time)
 
     public IEnumerable<KeyValuePair<int, PartitionProgress>> Partitions => _partitions;
 
-    public void AddPartition(int partition, long nextOffset) =>
-        _partitions.TryAdd(partition, new PartitionProgress { Position = nextOffset, HighWatermark = nextOffset });
+    /// <summary>
+    /// True while any partition is still below the offset where live reading began: the history
+    /// read back at start is not complete yet, so a client connecting now would miss part of it.
+    /// </summary>
+    public bool Replaying => _partitions.Values.Any(p => Volatile.Read(ref p.Position) < p.LiveFrom);
+
+    /// <param name="nextOffset">Where reading starts.</param>
+    /// <param name="liveFrom">Offsets below this are history read back at start (not broadcast live).</param>
+    public void AddPartition(int partition, long nextOffset, long liveFrom) =>
+        _partitions.TryAdd(partition, new PartitionProgress { Position = nextOffset, HighWatermark = nextOffset, LiveFrom = liveFrom });
 
     public void Consumed(int partition, long offset)
     {
@@ -81,6 +89,9 @@ internal sealed class ConsumerState(TimeProvider time)
 
         /// <summary>Offset after the last record in the partition, as last seen.</summary>
         public long HighWatermark;
+
+        /// <summary>First offset read live; below it, records were read back to rebuild history.</summary>
+        public long LiveFrom;
 
         public long Lag => Math.Max(0, Volatile.Read(ref HighWatermark) - Volatile.Read(ref Position));
     }

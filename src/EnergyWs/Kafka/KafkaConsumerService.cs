@@ -288,7 +288,7 @@ internal sealed class KafkaConsumerService(
             }
 
             assignments.Add(new TopicPartitionOffset(tp, new Offset(start)));
-            state.AddPartition(partition, start);
+            state.AddPartition(partition, start, _liveFrom.GetValueOrDefault(partition, start));
             state.Watermark(partition, offsets.High.Value);
             _assigned.Add(partition);
         }
