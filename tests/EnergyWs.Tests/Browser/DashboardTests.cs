@@ -27,10 +27,8 @@ public sealed class DashboardTests(Chromium chromium) : IClassFixture<Chromium>
     {
         Assert.SkipUnless(Chromium.IsInstalled, Chromium.MissingReason);
         var ct = TestContext.Current.CancellationToken;
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var meter = Meter.Start(kafka, topic);
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(ct);
+        await using var live = await LiveService.StartAsync(withHooks: false, ct);
+        var (meter, app) = (live.Meter, live.App);
         var (context, page, console) = await chromium.NewPageAsync();
         await using var _ = context;
 
@@ -62,10 +60,8 @@ public sealed class DashboardTests(Chromium chromium) : IClassFixture<Chromium>
     {
         Assert.SkipUnless(Chromium.IsInstalled, Chromium.MissingReason);
         var ct = TestContext.Current.CancellationToken;
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var meter = Meter.Start(kafka, topic);
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(ct);
+        await using var live = await LiveService.StartAsync(withHooks: false, ct);
+        var (meter, app) = (live.Meter, live.App);
         var resumes = await SupportsSinceAsync(app);
         var (context, page, _) = await chromium.NewPageAsync();
         await using var __ = context;
@@ -102,11 +98,8 @@ public sealed class DashboardTests(Chromium chromium) : IClassFixture<Chromium>
     {
         Assert.SkipUnless(Chromium.IsInstalled, Chromium.MissingReason);
         var ct = TestContext.Current.CancellationToken;
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var meter = Meter.Start(kafka, topic);
-        var hooks = new TestHooks();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, services: s => s.AddSingleton<IStartupFilter>(hooks)).StartAsync(ct);
+        await using var live = await LiveService.StartAsync(withHooks: true, ct);
+        var (meter, app, hooks) = (live.Meter, live.App, live.Hooks);
         var (context, page, _) = await chromium.NewPageAsync();
         await using var __ = context;
 
@@ -137,11 +130,8 @@ public sealed class DashboardTests(Chromium chromium) : IClassFixture<Chromium>
     {
         Assert.SkipUnless(Chromium.IsInstalled, Chromium.MissingReason);
         var ct = TestContext.Current.CancellationToken;
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var meter = Meter.Start(kafka, topic);
-        var hooks = new TestHooks();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, services: s => s.AddSingleton<IStartupFilter>(hooks)).StartAsync(ct);
+        await using var live = await LiveService.StartAsync(withHooks: true, ct);
+        var (meter, app, hooks) = (live.Meter, live.App, live.Hooks);
         var (context, page, _) = await chromium.NewPageAsync();
         await using var __ = context;
         await ServeAsync(page, app, hooks, "/client-test.html", """
@@ -181,11 +171,8 @@ public sealed class DashboardTests(Chromium chromium) : IClassFixture<Chromium>
     {
         Assert.SkipUnless(Chromium.IsInstalled, Chromium.MissingReason);
         var ct = TestContext.Current.CancellationToken;
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var meter = Meter.Start(kafka, topic);
-        var hooks = new TestHooks();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, services: s => s.AddSingleton<IStartupFilter>(hooks)).StartAsync(ct);
+        await using var live = await LiveService.StartAsync(withHooks: true, ct);
+        var (meter, app, hooks) = (live.Meter, live.App, live.Hooks);
         var (context, page, console) = await chromium.NewPageAsync();
         await using var _ = context;
 
@@ -259,6 +246,40 @@ public sealed class DashboardTests(Chromium chromium) : IClassFixture<Chromium>
     {
         using var doc = JsonDocument.Parse(json);
         return doc.RootElement.GetProperty("timestamp").GetString()!;
+    }
+
+    /// <summary>
+    /// The service under test with its broker and simulated meter; disposes the app, then the
+    /// meter's producer, then the broker (librdkafka clients before the mock cluster).
+    /// </summary>
+    private sealed class LiveService : IAsyncDisposable
+    {
+        private TestKafka _kafka = null!;
+
+        public Meter Meter { get; private set; } = null!;
+
+        public EnergyWsApp App { get; private set; } = null!;
+
+        public TestHooks Hooks { get; } = new();
+
+        public static async Task<LiveService> StartAsync(bool withHooks, CancellationToken ct)
+        {
+            var live = new LiveService { _kafka = new TestKafka() };
+            var topic = await live._kafka.CreateTopicAsync();
+            live.Meter = Meter.Start(live._kafka, topic);
+            live.App = await new EnergyWsApp(
+                live._kafka.BootstrapServers,
+                topic,
+                services: withHooks ? s => s.AddSingleton<IStartupFilter>(live.Hooks) : null).StartAsync(ct);
+            return live;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await App.DisposeAsync();
+            await Meter.DisposeAsync();
+            _kafka.Dispose();
+        }
     }
 
     /// <summary>
