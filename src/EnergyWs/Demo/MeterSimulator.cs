@@ -31,15 +31,19 @@ internal sealed partial class MeterSimulator(
         var load = new HouseholdLoad(new Random());
         using var timer = new PeriodicTimer(demoOptions.Value.Interval, time);
         var localOffset = TimeZoneInfo.Local.BaseUtcOffset;
+        var previous = DateTimeOffset.MinValue;
         try
         {
             do
             {
-                var now = time.GetUtcNow();
+                // A late tick fires at once: keep timestamps strictly increasing, as a meter's are
+                // (clients and since= resume key readings by timestamp).
+                var now = RecordDecoder.TruncateToMilliseconds(time.GetUtcNow());
+                now = previous = now > previous ? now : previous.AddMilliseconds(1);
                 var (power, voltage, current, energy) = load.Next(now, localOffset);
                 var reading = new Reading
                 {
-                    Timestamp = RecordDecoder.TruncateToMilliseconds(now),
+                    Timestamp = now,
                     PowerW = power,
                     Voltage = voltage,
                     Current = current,

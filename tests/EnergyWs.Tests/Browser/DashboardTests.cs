@@ -314,11 +314,15 @@ public sealed class DashboardTests(Chromium chromium) : IClassFixture<Chromium>
             using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
             var energy = 1234.5;
             var i = 0;
+            var last = 0L;
             try
             {
                 do
                 {
-                    var now = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+                    // A late tick returns at once, so two readings can fall in one millisecond; a
+                    // meter never stamps two readings alike (clients key readings by timestamp).
+                    last = Math.Max(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), last + 1);
+                    var now = DateTimeOffset.FromUnixTimeMilliseconds(last);
                     var power = 1500 + (700 * Math.Sin(i++ / 10.0));
                     energy += power / 3_600_000 / 10;
                     var json = string.Create(CultureInfo.InvariantCulture,
