@@ -15,6 +15,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 JIT_SCENARIOS="${JIT_SCENARIOS-S1 S2 S3 S4 S5 S6}"
+# Seconds of uncounted readings before each measured run (JIT tiering; see LoadSettings.Warmup).
+WARMUP="${WARMUP-5}"
 AOT_SCENARIOS="${AOT_SCENARIOS-S1 S6}"
 OUT="${OUT:-$ROOT/artifacts/bench}"
 RESULTS="$OUT/results.jsonl"
@@ -81,11 +83,11 @@ start_server() {
 
 scenario_args() {
   case $1 in
-    S1) echo "--clients 100 --rate 2 --duration 20" ;;
-    S2) echo "--clients 1000 --rate 10 --duration 20" ;;
-    S3) echo "--clients 10000 --rate 4 --duration 15" ;;
-    S4) echo "--clients 10000 --rate 10 --duration 15" ;;
-    S5) echo "--clients 1000 --rate 1000 --duration 10 --settle 5" ;;
+    S1) echo "--clients 100 --rate 2 --duration 20 --warmup $WARMUP" ;;
+    S2) echo "--clients 1000 --rate 10 --duration 20 --warmup $WARMUP" ;;
+    S3) echo "--clients 10000 --rate 4 --duration 15 --warmup $WARMUP" ;;
+    S4) echo "--clients 10000 --rate 10 --duration 15 --warmup $WARMUP" ;;
+    S5) echo "--clients 1000 --rate 1000 --duration 10 --settle 5 --warmup $WARMUP" ;;
     S6) echo "--clients $S6_CLIENTS --idle --duration 10 --connect-concurrency 256 --source-addresses 32" ;;
   esac
 }

@@ -88,6 +88,14 @@ public static class LoadGenerator
 
         // The server registers a client just after the upgrade; give the last ones time to land.
         await Task.Delay(TimeSpan.FromSeconds(1));
+        if (!s.Idle && s.Warmup > TimeSpan.Zero)
+        {
+            // Negative sequence numbers: clients skip them. Then a moment for the last ones to drain.
+            var warmRate = Math.Min(s.Rate, 200);
+            await ProduceAsync(producer!, s with { Rate = warmRate }, (int)(warmRate * s.Warmup.TotalSeconds), clock, sign: -1);
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
+
         var rssConnected = server?.RssKb() ?? 0;
         using var sampler = new CancellationTokenSource();
         var rssMaxTask = server is null ? Task.FromResult(0L) : server.SampleMaxRssAsync(sampler.Token);
@@ -202,7 +210,7 @@ public static class LoadGenerator
         return producer;
     }
 
-    private static async Task<long> ProduceAsync(IProducer<Null, byte[]> producer, LoadSettings s, int count, Stopwatch clock)
+    private static async Task<long> ProduceAsync(IProducer<Null, byte[]> producer, LoadSettings s, int count, Stopwatch clock, int sign = 1)
     {
         long sequence = 0;
         var start = clock.Elapsed;
@@ -219,7 +227,7 @@ public static class LoadGenerator
                     PowerW = 1000,
                     Voltage = 230,
                     Current = clock.Elapsed.Ticks / 10,
-                    EnergyKwh = sequence,
+                    EnergyKwh = sign * sequence,
                 };
                 producer.Produce(s.Topic, new Message<Null, byte[]> { Value = ReadingJson.Serialize(reading), Timestamp = new Timestamp(now) });
             }
@@ -351,6 +359,12 @@ internal sealed class BenchClient(int expected, LatencyHistogram histogram, Stop
         }
 
         var sequence = (long)s;
+        if (sequence < 0)
+        {
+            // A warm-up reading.
+            return;
+        }
+
         var latency = now - (long)t;
         histogram.Record(latency);
         if (latency > MaxLatencyMicros)

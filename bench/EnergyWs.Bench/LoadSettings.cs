@@ -23,6 +23,12 @@ public sealed record LoadSettings
     /// <summary>After the last reading, how long to wait for stragglers before counting losses.</summary>
     public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// Before measuring, readings at min(rate, 200)/s for this long, not counted: a JIT server
+    /// reaches its optimized code (tiered compilation) as it would after minutes in production.
+    /// </summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.Zero;
+
     public int? ServerPid { get; init; }
 
     /// <summary>Connections opened at once; more only queues in the server's accept backlog.</summary>
@@ -52,6 +58,7 @@ public sealed record LoadSettings
                 "--rate" => s with { Rate = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--duration" => s with { Duration = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) },
                 "--settle" => s with { Settle = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) },
+                "--warmup" => s with { Warmup = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) },
                 "--server-pid" => s with { ServerPid = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--connect-concurrency" => s with { ConnectConcurrency = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--source-addresses" => s with { SourceAddresses = int.Parse(Next(), CultureInfo.InvariantCulture) },

@@ -68,7 +68,7 @@ internal static class AuthExtensions
         return builder;
     }
 
-    /// <summary>Origin check, then authentication and authorization; after UseWebSockets.</summary>
+    /// <summary>Origin check, then authentication and authorization; after UseStreaming.</summary>
     public static IApplicationBuilder UseAuth(this IApplicationBuilder app)
     {
         // Options are read on the first request, not here: an invalid setting must surface at

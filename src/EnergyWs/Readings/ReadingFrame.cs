@@ -19,6 +19,23 @@ internal sealed class ReadingFrame(long sequence, Reading reading, ReadOnlyMemor
     /// <summary>The Kafka record's timestamp (producer CreateTime); delivery latency is measured from it.</summary>
     public DateTimeOffset? RecordTimestamp { get; } = recordTimestamp;
 
+    private long _ringIndex = -1;
+    private bool _superseded;
+
+    /// <summary>Position in the broadcaster's ring; set once when published (a frame is published once).</summary>
+    internal long RingIndex
+    {
+        get => Volatile.Read(ref _ringIndex);
+        set => Volatile.Write(ref _ringIndex, value);
+    }
+
+    /// <summary>True once a newer reading from the same meter and channel was published.</summary>
+    internal bool Superseded
+    {
+        get => Volatile.Read(ref _superseded);
+        set => Volatile.Write(ref _superseded, value);
+    }
+
     // Another protocol's rendering of this frame (the /ws/energy envelope); null until first needed.
     private byte[]? _alternate;
 

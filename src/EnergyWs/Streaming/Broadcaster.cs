@@ -1,4 +1,5 @@
 using EnergyWs.Readings;
+using Microsoft.Extensions.Options;
 
 namespace EnergyWs.Streaming;
 
@@ -6,22 +7,55 @@ namespace EnergyWs.Streaming;
 /// The set of connected clients and the fan-out to them.
 /// </summary>
 /// <remarks>
+/// <para>
+/// Published frames go into one ring shared by every client; each client's writer keeps its own
+/// cursor into it. Publishing writes one slot and wakes the clients that are idle: a client that
+/// is still writing costs a flag read, so the publisher keeps up with the topic however slow or
+/// numerous the clients are, and a writer with a backlog takes all of it in one socket write.
+/// </para>
+/// <para>
 /// Clients live in a slot array: add and remove take the lock and touch one slot, publishing reads
-/// the array without a lock and allocates nothing, whatever the number of clients. A slot written
-/// while a publish is running may miss that one frame; the history replay closes that gap because
-/// the pipeline appends to history before it publishes.
+/// the array without a lock and allocates nothing, whatever the number of clients. A client's
+/// cursor starts at the ring's head when it is added; a frame published during the add may be
+/// behind it, and the history replay covers it, because the pipeline appends to history before
+/// it publishes.
+/// </para>
 /// </remarks>
 internal sealed class Broadcaster
 {
+    // Newest frame per meter and channel, to mark the one it supersedes; cleared past this size
+    // (the decoder bounds meters far below it), which only makes fewer frames droppable.
+    private const int MaxSources = 100_000;
+
     private readonly Lock _gate = new();
     private readonly Stack<int> _freeSlots = new();
+    private readonly ReadingFrame?[] _ring;
+    private readonly int _ringMask;
+    private readonly Dictionary<(string?, string?), ReadingFrame> _latest = [];
     private ClientConnection?[] _slots = new ClientConnection?[64];
     private int _used;
     private int _count;
+    private long _head;
+
+    public Broadcaster(IOptions<StreamingOptions> options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Capacity = options.Value.QueueCapacity;
+        // Twice the backlog a client may have, so the slots a lagging writer reads are not the ones being overwritten.
+        var size = (int)Math.Min(1L << 30, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Capacity * 2));
+        _ring = new ReadingFrame?[size];
+        _ringMask = size - 1;
+    }
 
     public int Count => Volatile.Read(ref _count);
 
-    /// <summary>Adds a client unless <paramref name="limit"/> is reached.</summary>
+    /// <summary>The most frames a client may be behind (<see cref="StreamingOptions.QueueCapacity"/>); older ones are dropped for it.</summary>
+    public int Capacity { get; }
+
+    /// <summary>Ring index the next published frame will get.</summary>
+    public long Head => Volatile.Read(ref _head);
+
+    /// <summary>Adds a client unless <paramref name="limit"/> is reached; it receives frames published from now on.</summary>
     public bool TryAdd(ClientConnection connection, int limit)
     {
         ArgumentNullException.ThrowIfNull(connection);
@@ -50,7 +84,7 @@ internal sealed class Broadcaster
                 Volatile.Write(ref _used, _used + 1);
             }
 
-            connection.Slot = slot;
+            connection.Attach(this, slot, Head);
             Volatile.Write(ref _slots[slot], connection);
             _count++;
             return true;
@@ -75,15 +109,49 @@ internal sealed class Broadcaster
         }
     }
 
-    /// <summary>Queues the frame for every client that selected it. Never waits for a client.</summary>
+    /// <summary>
+    /// Appends the frame to the ring and wakes the clients that selected it. Never waits for a
+    /// client. Called from one thread (the consumer's); each frame is published once.
+    /// </summary>
     public void Publish(ReadingFrame frame)
     {
+        ArgumentNullException.ThrowIfNull(frame);
+        var key = (frame.Reading.Device, frame.Reading.Channel);
+        if (_latest.Count >= MaxSources && !_latest.ContainsKey(key))
+        {
+            _latest.Clear();
+        }
+
+        if (_latest.TryGetValue(key, out var previous))
+        {
+            previous.Superseded = true;
+        }
+
+        _latest[key] = frame;
+
+        var index = _head;
+        frame.RingIndex = index;
+        Volatile.Write(ref _ring[index & _ringMask], frame);
+        Volatile.Write(ref _head, index + 1);
+
         var slots = Volatile.Read(ref _slots);
         var used = Math.Min(Volatile.Read(ref _used), slots.Length);
         for (var i = 0; i < used; i++)
         {
-            Volatile.Read(ref slots[i])?.Enqueue(frame);
+            // A client that selected other meters is also woken now and then, so its cursor keeps up.
+            if (Volatile.Read(ref slots[i]) is { } client &&
+                (client.Selection.Accepts(frame.Reading) || index - client.Cursor >= _ringMask / 4))
+            {
+                client.Wake();
+            }
         }
+    }
+
+    /// <summary>The frame at a ring index, or null once it has been overwritten (the reader was lapped).</summary>
+    public ReadingFrame? At(long index)
+    {
+        var frame = Volatile.Read(ref _ring[index & _ringMask]);
+        return frame is not null && frame.RingIndex == index ? frame : null;
     }
 
     /// <summary>The connected clients now (allocates; for shutdown, sweeps and diagnostics).</summary>

@@ -1,36 +1,64 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Net.WebSockets;
-using System.Threading.Channels;
 using EnergyWs.Readings;
 using Microsoft.Extensions.Logging;
 
 namespace EnergyWs.Streaming;
 
-/// <summary>Something to write to one client: a shared reading frame or a message for it alone.</summary>
-internal readonly record struct Outbound(ReadingFrame? Frame, ReadOnlyMemory<byte> Message);
-
 /// <summary>
-/// One WebSocket client: a bounded queue, exactly one writer task draining it, one reader task.
+/// One WebSocket client: a cursor into the broadcaster's shared ring, exactly one writer task
+/// sending from it, one reader task.
 /// </summary>
 /// <remarks>
-/// Invariants: only the writer task sends data frames; only <see cref="RunAsync"/> sends the
-/// close frame; the queue holds at most <see cref="StreamingOptions.QueueCapacity"/> frames and
-/// drops the oldest when full, so a slow client costs bounded memory and never blocks the
-/// publisher. A client whose socket accepts nothing for <see cref="StreamingOptions.SlowClientTimeout"/>
-/// is closed with 1008.
+/// Invariants: only the writer task sends data frames, framed by us and batched into one write
+/// per backlog (<see cref="WebSocketTransport"/>); only <see cref="RunAsync"/> sends the close
+/// frame, once the writer has stopped. A client is at most <see cref="StreamingOptions.QueueCapacity"/>
+/// frames behind: older ones are skipped for it (dropped, counted), so a slow client costs no
+/// memory of its own and never blocks the publisher. Under overload a frame older than
+/// <see cref="StreamingOptions.MaxFrameAge"/> whose meter already sent a newer one is dropped:
+/// the client gets the newest readings with bounded delay. A client whose socket accepts nothing
+/// for <see cref="StreamingOptions.SlowClientTimeout"/> is closed with 1008.
 /// </remarks>
 internal sealed class ClientConnection
 {
+    /// <summary>Something for the writer besides readings: a message, a selection change at a ring index, or the close marker.</summary>
+    private readonly record struct Pending(ReadOnlyMemory<byte> Message, ClientSelection? Selection, long At, bool Close);
+
     private const int SmallReceiveBuffer = 256;
 
+    // Control replies waiting for one client; a client that sends requests and never reads the
+    // replies loses the excess, not memory.
+    private const int MaxQueuedMessages = 64;
+
+    // A write carries whatever is queued up to about this many bytes (~100 readings): enough to
+    // amortise the syscall, small enough that one client's write is quick.
+    private const int BatchBytes = 16 * 1024;
+
+    // Replayed history is written in chunks so a long replay still shows progress to the sweeper.
+    private const int MaxReplayFramesPerWrite = 256;
+
     private readonly WebSocket _socket;
-    private readonly Channel<Outbound> _queue;
+    private readonly WebSocketTransport _transport;
+    private readonly AsyncSignal _wake = new();
     private readonly StreamingOptions _options;
     private readonly StreamingMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly TaskCompletionSource<CloseReason> _closeRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ClientSelection _selection;
+
+    // The selection the writer applies: it changes in order with the stream, at the ring index
+    // where the client changed it, so frames published before a change follow the old one.
+    private ClientSelection _writerSelection;
+
+    // Set by the broadcaster when the client is added; the cursor is the next ring index to send.
+    private Broadcaster? _broadcaster;
+    private long _cursor;
+
+    // For the writer, in order: control replies, selection changes, the close marker. Created on first use.
+    private ConcurrentQueue<Pending>? _pending;
+    private int _messageCount;
 
     // GetTimestamp() when the pending send started; 0 while no send is pending.
     private long _sendStartedAt;
@@ -42,11 +70,17 @@ internal sealed class ClientConnection
     // their arrival, so a long replay does not turn the live frames behind it stale (a gap).
     private long _replayEndedAt;
 
+    // Framed messages waiting for one write; rented while the writer has work, owned by the writer.
+    private byte[]? _batch;
+    private int _batchLength;
+    private int _batchFrames;
+
     // Why the writer closes when it reaches the close marker queued by SendThenClose.
     private CloseReason _closeAfterSend = CloseReason.ConnectionLost;
 
     public ClientConnection(
         WebSocket socket,
+        WebSocketTransport transport,
         ClientSelection selection,
         string remote,
         StreamingOptions options,
@@ -55,22 +89,15 @@ internal sealed class ClientConnection
         ILogger logger)
     {
         _socket = socket;
+        _transport = transport;
         _selection = selection;
+        _writerSelection = selection;
         Remote = remote;
         _options = options;
         _metrics = metrics;
         _time = time;
         _logger = logger;
         ConnectedAt = time.GetUtcNow();
-        _queue = Channel.CreateBounded<Outbound>(
-            new BoundedChannelOptions(options.QueueCapacity)
-            {
-                FullMode = BoundedChannelFullMode.DropOldest,
-                SingleReader = true,
-                SingleWriter = false,
-                AllowSynchronousContinuations = false,
-            },
-            _ => metrics.FrameDropped("queue_full"));
     }
 
     /// <summary>Index in the broadcaster's slot array; owned by <see cref="Broadcaster"/>.</summary>
@@ -83,10 +110,15 @@ internal sealed class ClientConnection
     /// <summary>When the client's credentials stop being valid; null when auth is off.</summary>
     public DateTimeOffset? ExpiresAt { get; init; }
 
+    /// <summary>Which readings the client wants; a change applies to frames published from now on.</summary>
     public ClientSelection Selection
     {
         get => Volatile.Read(ref _selection);
-        set => Volatile.Write(ref _selection, value);
+        set
+        {
+            Volatile.Write(ref _selection, value);
+            Enqueue(new Pending(default, value, _broadcaster?.Head ?? 0, Close: false));
+        }
     }
 
     /// <summary>Handles a text or binary message from the client (the control protocol); null ignores them.</summary>
@@ -100,20 +132,47 @@ internal sealed class ClientConnection
 
     public bool IsClosing => _closeRequested.Task.IsCompleted;
 
-    /// <summary>Frames waiting for this client now (bounded by the queue capacity).</summary>
-    public int QueuedCount => _queue.Reader.Count;
+    /// <summary>Frames and messages waiting for this client now (frames bounded by the queue capacity).</summary>
+    public int QueuedCount =>
+        Volatile.Read(ref _messageCount) +
+        (_broadcaster is { } b ? (int)Math.Min(Math.Max(b.Head - Volatile.Read(ref _cursor), 0), b.Capacity) : 0);
 
-    /// <summary>Queues a reading if this client selected it. Called by the publisher; never blocks.</summary>
-    public void Enqueue(ReadingFrame frame)
+    /// <summary>The next ring index this client's writer takes.</summary>
+    internal long Cursor => Volatile.Read(ref _cursor);
+
+    /// <summary>Called by the broadcaster when the client is added: its slot and the first ring index it gets.</summary>
+    internal void Attach(Broadcaster broadcaster, int slot, long cursor)
     {
-        if (Selection.Accepts(frame.Reading))
-        {
-            _queue.Writer.TryWrite(new Outbound(frame, default));
-        }
+        _broadcaster = broadcaster;
+        Slot = slot;
+        Volatile.Write(ref _cursor, cursor);
     }
 
-    /// <summary>Queues a message for this client alone (control replies, replayed history).</summary>
-    public bool Send(ReadOnlyMemory<byte> message) => _queue.Writer.TryWrite(new Outbound(null, message));
+    /// <summary>A frame this client selected was published. Called by the publisher; never blocks.</summary>
+    public void Wake() => _wake.Signal();
+
+    /// <summary>Queues a message for this client alone (a control reply); false when too many are waiting.</summary>
+    public bool Send(ReadOnlyMemory<byte> message) => SendPending(new Pending(message, null, 0, Close: false));
+
+    private bool SendPending(Pending pending)
+    {
+        if (Interlocked.Increment(ref _messageCount) > MaxQueuedMessages)
+        {
+            Interlocked.Decrement(ref _messageCount);
+            _metrics.FrameDropped("queue_full");
+            return false;
+        }
+
+        Enqueue(pending);
+        return true;
+    }
+
+    private void Enqueue(Pending pending)
+    {
+        var queue = Volatile.Read(ref _pending) ?? Interlocked.CompareExchange(ref _pending, new(), null) ?? _pending!;
+        queue.Enqueue(pending);
+        _wake.Signal();
+    }
 
     /// <summary>
     /// Replayed history: the writer sends these frames (through <see cref="Format"/>, not subject
@@ -131,14 +190,20 @@ internal sealed class ClientConnection
     public void SendThenClose(ReadOnlyMemory<byte> message, CloseReason reason)
     {
         _closeAfterSend = reason;
-        if (!Send(message) || !_queue.Writer.TryWrite(default))
+        if (!Send(message) || !SendPending(new Pending(default, null, 0, Close: true)))
         {
             Close(reason);
         }
     }
 
     /// <summary>Asks the connection to close; the first reason wins.</summary>
-    public void Close(CloseReason reason) => _closeRequested.TrySetResult(reason);
+    public void Close(CloseReason reason)
+    {
+        if (_closeRequested.TrySetResult(reason))
+        {
+            _wake.Signal();
+        }
+    }
 
     /// <summary>Periodic check, from the sweeper: stalled sends and expired credentials.</summary>
     public void Check(long nowTimestamp, DateTimeOffset utcNow)
@@ -171,14 +236,15 @@ internal sealed class ClientConnection
         }
 
         reason = await _closeRequested.Task;
-        _queue.Writer.TryComplete();
 
         if (reason.Status != WebSocketCloseStatus.Empty && _socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
         {
             try
             {
-                // The close frame queues behind a pending send; a client that never drains it is aborted.
+                // The close frame goes after the data the writer has in flight (it stops at the end
+                // of its current write); a client that never drains that is aborted.
                 using var timeout = new CancellationTokenSource(_options.CloseTimeout, _time);
+                await writer.WaitAsync(timeout.Token);
                 await _socket.CloseOutputAsync(reason.Status, reason.Description, timeout.Token);
                 await reader.WaitAsync(_options.CloseTimeout, _time, CancellationToken.None);
             }
@@ -196,7 +262,6 @@ internal sealed class ClientConnection
 
     private async Task WriteLoopAsync()
     {
-        var reader = _queue.Reader;
         try
         {
             if (_replay is { } replay)
@@ -206,55 +271,24 @@ internal sealed class ClientConnection
                 _replayEndedAt = _time.GetTimestamp();
             }
 
-            while (await reader.WaitToReadAsync())
+            while (!IsClosing)
             {
-                while (!IsClosing && reader.TryRead(out var item))
+                if (TakePending(out var closeNow))
                 {
-                    ReadOnlyMemory<byte> payload;
-                    if (item.Frame is { } frame)
+                    // Everything waiting goes out in one write (or a few, for a large backlog).
+                    await FlushBatchAsync();
+                    if (closeNow)
                     {
-                        if (frame.Sequence <= SkipThroughSequence)
-                        {
-                            continue;
-                        }
-
-                        if (_time.GetElapsedTime(Math.Max(frame.ReceivedTimestamp, _replayEndedAt)) > _options.MaxFrameAge)
-                        {
-                            _metrics.FrameDropped("stale");
-                            continue;
-                        }
-
-                        payload = Format is null ? frame.Utf8Json : Format(frame);
-                    }
-                    else if (item.Message.IsEmpty)
-                    {
-                        // The marker queued by SendThenClose: everything before it is sent.
                         Close(_closeAfterSend);
                         return;
                     }
-                    else
-                    {
-                        payload = item.Message;
-                    }
 
-                    Volatile.Write(ref _sendStartedAt, _time.GetTimestamp());
-                    await _socket.SendAsync(payload, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
-                    Volatile.Write(ref _sendStartedAt, 0);
-
-                    if (item.Frame is { RecordTimestamp: { } recorded })
-                    {
-                        _metrics.FrameSent((_time.GetUtcNow() - recorded).TotalSeconds);
-                    }
-                    else
-                    {
-                        _metrics.FrameSent();
-                    }
+                    continue;
                 }
 
-                if (IsClosing)
-                {
-                    return;
-                }
+                // Caught up: an idle connection holds no batch buffer.
+                ReleaseBatch();
+                await _wake.WaitAsync();
             }
         }
         catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException)
@@ -264,19 +298,175 @@ internal sealed class ClientConnection
             _metrics.FrameDropped("send_failed");
             Close(CloseReason.ConnectionLost);
         }
+        finally
+        {
+            ReleaseBatch();
+        }
     }
 
-    /// <summary>Sends replayed history one frame at a time, awaiting the socket: memory stays at the frame list.</summary>
+    /// <summary>
+    /// Appends what waits for this client to the batch: control replies first, readings after,
+    /// each selection change applied at the ring index where it was made. True if anything was taken.
+    /// </summary>
+    internal bool TakePending(out bool closeNow)
+    {
+        closeNow = false;
+        var any = false;
+        while (_batchLength < BatchBytes && _pending is { } queue && queue.TryPeek(out var pending))
+        {
+            if (pending.Selection is { } selection)
+            {
+                // Frames published before the change follow the selection they were published under.
+                any |= TakeFrames(pending.At);
+                if (_cursor < pending.At)
+                {
+                    // The batch filled first: flush, then come back for the rest.
+                    return true;
+                }
+
+                _writerSelection = selection;
+            }
+            else if (pending.Close)
+            {
+                // The marker queued by SendThenClose: everything before it is sent.
+                closeNow = true;
+                queue.TryDequeue(out _);
+                Interlocked.Decrement(ref _messageCount);
+                return true;
+            }
+            else
+            {
+                Append(pending.Message.Span);
+                any = true;
+                Interlocked.Decrement(ref _messageCount);
+            }
+
+            queue.TryDequeue(out _);
+        }
+
+        return TakeFrames(long.MaxValue) | any;
+    }
+
+    /// <summary>Appends the frames published since the cursor, up to ring index <paramref name="until"/>, to the batch; true if the cursor moved.</summary>
+    private bool TakeFrames(long until)
+    {
+        if (_broadcaster is not { } ring)
+        {
+            return false;
+        }
+
+        var cursor = _cursor;
+        var end = Math.Min(ring.Head, until);
+        if (cursor >= end)
+        {
+            return false;
+        }
+
+        // One clock read per batch: the frames in it are written together.
+        var now = _time.GetTimestamp();
+        DateTimeOffset? oldestRecord = null;
+        while (cursor < end && _batchLength < BatchBytes && !IsClosing)
+        {
+            if (ring.Head - cursor > ring.Capacity || ring.At(cursor) is not { } frame)
+            {
+                // Too far behind (or lapped while reading): skip to the newest frames it may have.
+                var resume = Math.Max(ring.Head - ring.Capacity, cursor + 1);
+                _metrics.FramesDropped("queue_full", resume - cursor);
+                cursor = resume;
+                continue;
+            }
+
+            cursor++;
+            if (frame.Sequence <= SkipThroughSequence || !_writerSelection.Accepts(frame.Reading))
+            {
+                continue;
+            }
+
+            // Under overload, a reading that waited too long is dropped when its meter already sent a
+            // newer one: the client catches up to the present instead of replaying the past.
+            if (frame.Superseded && _time.GetElapsedTime(Math.Max(frame.ReceivedTimestamp, _replayEndedAt), now) > _options.MaxFrameAge)
+            {
+                _metrics.FrameDropped("stale");
+                continue;
+            }
+
+            Append(Format is null ? frame.Utf8Json.Span : Format(frame).Span);
+            oldestRecord ??= frame.RecordTimestamp;
+        }
+
+        Volatile.Write(ref _cursor, cursor);
+        if (oldestRecord is { } recorded)
+        {
+            // Once per write, for its oldest frame: the latency histogram costs nothing per frame.
+            _metrics.DeliveryLatency((_time.GetUtcNow() - recorded).TotalSeconds);
+        }
+
+        return true;
+    }
+
+    /// <summary>Sends replayed history in batches, awaiting the socket: memory stays at the frame list.</summary>
     private async Task WriteReplayAsync(IReadOnlyList<ReadingFrame> replay)
     {
         for (var i = 0; i < replay.Count && !IsClosing; i++)
         {
             var frame = replay[i];
-            var payload = Format is null ? frame.Utf8Json : Format(frame);
-            Volatile.Write(ref _sendStartedAt, _time.GetTimestamp());
-            await _socket.SendAsync(payload, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
-            Volatile.Write(ref _sendStartedAt, 0);
-            _metrics.FrameSent();
+            Append(Format is null ? frame.Utf8Json.Span : Format(frame).Span);
+            if (_batchFrames == MaxReplayFramesPerWrite || _batchLength >= BatchBytes)
+            {
+                await FlushBatchAsync();
+            }
+        }
+
+        await FlushBatchAsync();
+    }
+
+    /// <summary>Appends one text message, framed, to the batch.</summary>
+    private void Append(ReadOnlySpan<byte> payload)
+    {
+        var needed = _batchLength + WebSocketFraming.MaxHeaderBytes + payload.Length;
+        if (_batch is null || needed > _batch.Length)
+        {
+            var grown = ArrayPool<byte>.Shared.Rent(Math.Max(needed, BatchBytes + 1024));
+            if (_batch is not null)
+            {
+                _batch.AsSpan(0, _batchLength).CopyTo(grown);
+                ArrayPool<byte>.Shared.Return(_batch);
+            }
+
+            _batch = grown;
+        }
+
+        var span = _batch.AsSpan(_batchLength);
+        var header = WebSocketFraming.WriteTextHeader(span, payload.Length);
+        payload.CopyTo(span[header..]);
+        _batchLength += header + payload.Length;
+        _batchFrames++;
+    }
+
+    /// <summary>Writes the batch in one write; the slow-client clock runs while it is pending.</summary>
+    internal async ValueTask FlushBatchAsync()
+    {
+        if (_batchLength == 0)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _sendStartedAt, _time.GetTimestamp());
+        await _transport.WriteFramesAsync(_batch.AsMemory(0, _batchLength));
+        Volatile.Write(ref _sendStartedAt, 0);
+        _metrics.FramesSent(_batchFrames);
+        _batchLength = 0;
+        _batchFrames = 0;
+    }
+
+    private void ReleaseBatch()
+    {
+        if (_batch is { } batch)
+        {
+            _batch = null;
+            _batchLength = 0;
+            _batchFrames = 0;
+            ArrayPool<byte>.Shared.Return(batch);
         }
     }
 

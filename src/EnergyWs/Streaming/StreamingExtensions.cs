@@ -36,6 +36,14 @@ internal static class StreamingExtensions
         return builder;
     }
 
+    /// <summary>WebSocket support with the transport our writers batch into (replaces UseWebSockets).</summary>
+    public static IApplicationBuilder UseStreaming(this IApplicationBuilder app)
+    {
+        // Before UseWebSockets: it captures the upgrade features when a request arrives.
+        WebSocketTransport.Use(app);
+        return app.UseWebSockets();
+    }
+
     public static IEndpointConventionBuilder MapStreaming(this IEndpointRouteBuilder endpoints)
     {
         // The original service's protocol, for its existing clients (README: "Compatibility route /ws/energy").

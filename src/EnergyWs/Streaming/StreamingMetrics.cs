@@ -25,7 +25,7 @@ internal sealed class StreamingMetrics
         _deliveryLatency = meter.CreateHistogram(
             "energyws_delivery_latency_seconds",
             "s",
-            "Kafka record timestamp to frame written to the client socket.",
+            "Kafka record timestamp to the write of a frame to a client socket; one sample per write, for the oldest frame in it.",
             tags: null,
             advice: new InstrumentAdvice<double>
             {
@@ -49,16 +49,31 @@ internal sealed class StreamingMetrics
         _clientsClosed.Add(1, new KeyValuePair<string, object?>("reason", reason));
     }
 
-    public void FrameSent(double latencySeconds)
+    /// <summary>Frames handed to a client's socket in one write.</summary>
+    public void FramesSent(int count)
     {
-        _framesSent.Add(1);
-        if (latencySeconds >= 0)
+        if (count > 0)
         {
-            _deliveryLatency.Record(latencySeconds);
+            _framesSent.Add(count);
         }
     }
 
-    public void FrameSent() => _framesSent.Add(1);
+    /// <summary>Kafka record timestamp to a write to a client socket (one per write, its oldest frame).</summary>
+    public void DeliveryLatency(double seconds)
+    {
+        if (seconds >= 0)
+        {
+            _deliveryLatency.Record(seconds);
+        }
+    }
 
     public void FrameDropped(string reason) => _framesDropped.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    public void FramesDropped(string reason, long count)
+    {
+        if (count > 0)
+        {
+            _framesDropped.Add(count, new KeyValuePair<string, object?>("reason", reason));
+        }
+    }
 }

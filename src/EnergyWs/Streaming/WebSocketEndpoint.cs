@@ -75,8 +75,10 @@ internal sealed class WebSocketEndpoint(
             KeepAliveTimeout = _options.PongTimeout,
         });
 
+        var transport = context.Features.Get<IWebSocketTransportFeature>()?.Transport
+            ?? throw new InvalidOperationException("The WebSocket transport is missing: call UseStreaming() before the endpoints.");
         var control = ControlProtocol.Create(protocol, selection, time, logger);
-        var connection = new ClientConnection(socket, selection, remote, _options, metrics, time, logger)
+        var connection = new ClientConnection(socket, transport, selection, remote, _options, metrics, time, logger)
         {
             // Set by authentication: the sweeper closes the connection with 4401 once the token expires.
             ExpiresAt = context.Features.Get<TokenExpiry>()?.At,

@@ -122,7 +122,7 @@ public sealed class ReadingHistoryTests : IDisposable
         var metrics = new ReadingMetrics(_services.GetRequiredService<IMeterFactory>());
         var pipeline = new ReadingPipeline(
             new RecordDecoder(Options.Create(new ReadingsOptions()), metrics, _time, NullLogger<RecordDecoder>.Instance),
-            new Broadcaster(),
+            new Broadcaster(Microsoft.Extensions.Options.Options.Create(new StreamingOptions())),
             metrics,
             _time,
             NullLogger<ReadingPipeline>.Instance);

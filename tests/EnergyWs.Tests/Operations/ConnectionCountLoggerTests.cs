@@ -15,7 +15,7 @@ public sealed class ConnectionCountLoggerTests
     {
         var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
         var logger = new FakeLogger<ConnectionCountLogger>();
-        var broadcaster = new Broadcaster();
+        var broadcaster = new Broadcaster(Microsoft.Extensions.Options.Options.Create(new StreamingOptions()));
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var metrics = new StreamingMetrics(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
         using var service = new ConnectionCountLogger(broadcaster, time, logger);
@@ -50,7 +50,10 @@ public sealed class ConnectionCountLoggerTests
         await service.StopAsync(TestContext.Current.CancellationToken);
     }
 
-    private static ClientConnection NewConnection(StreamingMetrics metrics, TimeProvider time) =>
-        new(WebSocket.CreateFromStream(new MemoryStream(), new WebSocketCreationOptions { IsServer = true }),
+    private static ClientConnection NewConnection(StreamingMetrics metrics, TimeProvider time)
+    {
+        var transport = new WebSocketTransport(new MemoryStream());
+        return new(WebSocket.CreateFromStream(transport, new WebSocketCreationOptions { IsServer = true }), transport,
             ClientSelection.All, "127.0.0.1:1", new StreamingOptions(), metrics, time, NullLogger.Instance);
+    }
 }

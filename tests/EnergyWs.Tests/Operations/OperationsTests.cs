@@ -79,7 +79,8 @@ public sealed class OperationsTests
         Assert.Equal(garbage.Length, Scrape.Value(text, "energyws_decode_errors_total"));
         // Both clients read everything: nothing may have been dropped.
         Assert.Equal(0, Scrape.Value(text, "energyws_frames_dropped_total") ?? 0);
-        Assert.Equal(2 * Good, Scrape.Value(text, "energyws_delivery_latency_seconds_count"));
+        // One latency sample per socket write: at least one write per client, at most one per frame.
+        Assert.InRange(Scrape.Value(text, "energyws_delivery_latency_seconds_count") ?? 0, 2, 2 * Good);
         Assert.Equal(0, Scrape.Value(text, "energyws_kafka_consumer_lag", ("topic", topic), ("partition", "0")));
         // The runtime's own meter is exported too.
         Assert.Contains("dotnet_gc_", text, StringComparison.Ordinal);

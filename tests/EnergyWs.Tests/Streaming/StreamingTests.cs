@@ -64,7 +64,6 @@ public sealed class StreamingTests
             ["Streaming:SlowClientTimeout"] = "00:00:00.500",
             ["Streaming:CloseTimeout"] = "00:00:10",
         }).StartAsync(Ct);
-        var capacity = new StreamingOptions().QueueCapacity;
 
         await using var fast1 = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
         await using var fast2 = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
@@ -74,7 +73,6 @@ public sealed class StreamingTests
 
         using var producer = kafka.CreateProducer();
         var produced = 0;
-        var maxQueued = 0;
         // Keep producing until the server has given up on the stalled client (kernel buffers on
         // loopback absorb a few MB first); the bound keeps a broken server from looping forever.
         // Each batch is received in full by both normal clients before the next: they are never held up.
@@ -88,13 +86,9 @@ public sealed class StreamingTests
             }
 
             produced += batch.Count;
-            maxQueued = Math.Max(maxQueued, app.Get<Broadcaster>().Snapshot().Max(c => c.QueuedCount));
         }
 
         Assert.True(app.Get<Broadcaster>().Snapshot().Any(c => c.IsClosing), $"the stalled client was not closed after {produced} readings");
-
-        // Its backlog on the server never exceeded the per-client bound.
-        Assert.True(maxQueued <= capacity, $"queued {maxQueued} > {capacity}");
 
         // Once it reads again it finds the close frame behind what the kernel still held.
         stalled.StartReading();

@@ -1,0 +1,143 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace EnergyWs.Streaming;
+
+/// <summary>
+/// The byte stream under a server WebSocket, shared by two writers: the runtime's WebSocket, which
+/// writes control frames (ping, pong, close), and the connection's writer, which writes data
+/// frames it framed itself, many per write.
+/// </summary>
+/// <remarks>
+/// Why: <see cref="System.Net.WebSockets.WebSocket.SendAsync(ReadOnlyMemory{byte}, System.Net.WebSockets.WebSocketMessageType, bool, CancellationToken)"/>
+/// writes and flushes one message at a time: one socket write per reading per client. A client
+/// with a backlog gets it in one write here instead, which is what lets a 2-core box keep up with
+/// thousands of clients. Every write goes through one gate, so frames never interleave; each
+/// write holds whole frames only.
+/// </remarks>
+internal sealed class WebSocketTransport(Stream inner) : Stream
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    public override bool CanRead => inner.CanRead;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => inner.CanWrite;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    /// <summary>Writes whole, already framed WebSocket frames in one write.</summary>
+    public async ValueTask WriteFramesAsync(ReadOnlyMemory<byte> frames)
+    {
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await inner.WriteAsync(frames).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+        WriteGatedAsync(buffer, cancellationToken);
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteGatedAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Write(byte[] buffer, int offset, int count) =>
+        WriteGatedAsync(buffer.AsMemory(offset, count), CancellationToken.None).AsTask().GetAwaiter().GetResult();
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        inner.ReadAsync(buffer, cancellationToken);
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        inner.ReadAsync(buffer, offset, count, cancellationToken);
+
+    public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+    public override void Flush() => inner.Flush();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            inner.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private async ValueTask WriteGatedAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Hands the WebSocket middleware a <see cref="WebSocketTransport"/> instead of the raw upgraded
+    /// stream (HTTP/1.1 upgrade and HTTP/2 extended CONNECT), and keeps it for the endpoint.
+    /// Must run before UseWebSockets, which captures the upgrade features when the request arrives.
+    /// </summary>
+    public static IApplicationBuilder Use(IApplicationBuilder app) => app.Use((context, next) =>
+    {
+        if (context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } upgrade)
+        {
+            var feature = new UpgradeFeature(upgrade);
+            context.Features.Set<IHttpUpgradeFeature>(feature);
+            context.Features.Set<IWebSocketTransportFeature>(feature);
+        }
+        else if (context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true } connect)
+        {
+            var feature = new ExtendedConnectFeature(connect);
+            context.Features.Set<IHttpExtendedConnectFeature>(feature);
+            context.Features.Set<IWebSocketTransportFeature>(feature);
+        }
+
+        return next(context);
+    });
+
+    private sealed class UpgradeFeature(IHttpUpgradeFeature inner) : IHttpUpgradeFeature, IWebSocketTransportFeature
+    {
+        public bool IsUpgradableRequest => inner.IsUpgradableRequest;
+
+        public WebSocketTransport? Transport { get; private set; }
+
+        public async Task<Stream> UpgradeAsync() => Transport = new WebSocketTransport(await inner.UpgradeAsync());
+    }
+
+    private sealed class ExtendedConnectFeature(IHttpExtendedConnectFeature inner) : IHttpExtendedConnectFeature, IWebSocketTransportFeature
+    {
+        public bool IsExtendedConnect => inner.IsExtendedConnect;
+
+        public string? Protocol => inner.Protocol;
+
+        public WebSocketTransport? Transport { get; private set; }
+
+        public async ValueTask<Stream> AcceptAsync() => Transport = new WebSocketTransport(await inner.AcceptAsync());
+    }
+}
+
+/// <summary>The transport under an accepted WebSocket (set by <see cref="WebSocketTransport.Use"/>).</summary>
+internal interface IWebSocketTransportFeature
+{
+    WebSocketTransport? Transport { get; }
+}

@@ -1,0 +1,140 @@
+using System.Diagnostics.Metrics;
+using System.Net.WebSockets;
+using System.Text;
+using EnergyWs.Readings;
+using EnergyWs.Streaming;
+using EnergyWs.Tests.Resilience;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace EnergyWs.Tests.Streaming;
+
+/// <summary>
+/// What a client that falls behind gets: the writer is driven by hand (take what is pending, write
+/// it) while readings are published, as when its socket write is pending under overload.
+/// </summary>
+public sealed class OverloadTests : IDisposable
+{
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-11-27T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly MetricTotals _totals;
+    private long _sequence;
+
+    public OverloadTests() =>
+        _totals = new MetricTotals(_services.GetRequiredService<IMeterFactory>(), "energyws_frames_dropped_total", "energyws_frames_sent_total");
+
+    [Fact]
+    public async Task ClientBehindByMoreThanMaxFrameAge_GetsEachMetersNewestReadingAndStaleOnesAreCounted()
+    {
+        var options = new StreamingOptions { MaxFrameAge = TimeSpan.FromSeconds(2) };
+        var (broadcaster, client, wire) = Connect(options);
+
+        Publish(broadcaster, "a", 1);
+        await SendPendingAsync(client);
+        // Its write is pending while meter a reports nine times and meter b once, then 3 s pass.
+        for (var i = 2; i <= 10; i++)
+        {
+            Publish(broadcaster, "a", i);
+        }
+
+        Publish(broadcaster, "b", 1);
+        _time.Advance(TimeSpan.FromSeconds(3));
+        Publish(broadcaster, "a", 11);
+
+        await SendPendingAsync(client);
+
+        // a's 2-10 were superseded and stale; b's only reading is stale but still its newest.
+        Assert.Equal(["a 1", "b 1", "a 11"], await ReadAsync(wire));
+        Assert.Equal(9, _totals.Total("energyws_frames_dropped_total", "stale"));
+        Assert.Equal(3, _totals.Total("energyws_frames_sent_total"));
+    }
+
+    [Fact]
+    public async Task ClientBehindByMoreThanQueueCapacity_GetsTheNewestCapacityReadingsInOrder()
+    {
+        var options = new StreamingOptions { QueueCapacity = 8 };
+        var (broadcaster, client, wire) = Connect(options);
+
+        for (var i = 1; i <= 20; i++)
+        {
+            Publish(broadcaster, "a", i);
+        }
+
+        await SendPendingAsync(client);
+
+        Assert.Equal(Enumerable.Range(13, 8).Select(i => $"a {i}"), await ReadAsync(wire));
+        Assert.Equal(12, _totals.Total("energyws_frames_dropped_total", "queue_full"));
+    }
+
+    [Fact]
+    public async Task ClientKeepingUp_GetsEveryReadingHoweverOld()
+    {
+        // A reading that waited long is still sent when nothing newer from its meter is behind it.
+        var options = new StreamingOptions { MaxFrameAge = TimeSpan.FromSeconds(2) };
+        var (broadcaster, client, wire) = Connect(options);
+
+        Publish(broadcaster, "a", 1);
+        _time.Advance(TimeSpan.FromSeconds(10));
+        await SendPendingAsync(client);
+
+        Assert.Equal(["a 1"], await ReadAsync(wire));
+        Assert.Equal(0, _totals.Total("energyws_frames_dropped_total"));
+    }
+
+    public void Dispose()
+    {
+        _totals.Dispose();
+        _services.Dispose();
+    }
+
+    private (Broadcaster Broadcaster, ClientConnection Client, MemoryStream Wire) Connect(StreamingOptions options)
+    {
+        var broadcaster = new Broadcaster(Options.Create(options));
+        var wire = new MemoryStream();
+        var transport = new WebSocketTransport(wire);
+        var socket = WebSocket.CreateFromStream(transport, new WebSocketCreationOptions { IsServer = true });
+        var metrics = new StreamingMetrics(_services.GetRequiredService<IMeterFactory>());
+        var client = new ClientConnection(socket, transport, ClientSelection.All, "127.0.0.1:1", options, metrics, _time, NullLogger.Instance);
+        Assert.True(broadcaster.TryAdd(client, int.MaxValue));
+        return (broadcaster, client, wire);
+    }
+
+    private void Publish(Broadcaster broadcaster, string device, int n)
+    {
+        var reading = new Reading { Timestamp = _time.GetUtcNow(), PowerW = n, Device = device };
+        // The payload names the reading, so the test can tell which ones the client got.
+        var frame = new ReadingFrame(++_sequence, reading, Encoding.UTF8.GetBytes($"{device} {n}"), _time.GetTimestamp(), _time.GetUtcNow());
+        broadcaster.Publish(frame);
+    }
+
+    /// <summary>One turn of the connection's writer: take what is pending, write it.</summary>
+    private static async Task SendPendingAsync(ClientConnection client)
+    {
+        Assert.True(client.TakePending(out var close));
+        Assert.False(close);
+        await client.FlushBatchAsync();
+    }
+
+    /// <summary>The text messages written so far, as a standard WebSocket client reads them.</summary>
+    private static async Task<List<string>> ReadAsync(MemoryStream wire)
+    {
+        using var reader = WebSocket.CreateFromStream(new MemoryStream(wire.ToArray()), new WebSocketCreationOptions { IsServer = false });
+        var messages = new List<string>();
+        var buffer = new byte[1024];
+        while (true)
+        {
+            try
+            {
+                var result = await reader.ReceiveAsync(buffer.AsMemory(), TestContext.Current.CancellationToken);
+                messages.Add(Encoding.UTF8.GetString(buffer, 0, result.Count));
+            }
+            catch (WebSocketException)
+            {
+                // The end of what was written.
+                return messages;
+            }
+        }
+    }
+}
