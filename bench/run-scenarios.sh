@@ -109,4 +109,4 @@ for s in $JIT_SCENARIOS; do run jit "$s"; done
 for s in $AOT_SCENARIOS; do run aot "$s"; done
 
 [[ -n "${NO_README:-}" ]] && exit 0
-python3 "$ROOT/bench/write-table.py" "$RESULTS" "$ROOT/README.md"
+WARMUP="$WARMUP" python3 "$ROOT/bench/write-table.py" "$RESULTS" "$ROOT/README.md"

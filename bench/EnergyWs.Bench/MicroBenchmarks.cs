@@ -135,6 +135,9 @@ public class FanOutBenchmarks
                     throw new InvalidOperationException("a write to Stream.Null did not complete synchronously");
                 }
 
+                // Caught up, as its writer would be: the batch buffer goes back to the pool.
+                connection.ReleaseBatch();
+
                 taken++;
             }
         }

@@ -32,8 +32,11 @@ internal sealed class ClientConnection
     private const int MaxQueuedMessages = 64;
 
     // A write carries whatever is queued up to about this many bytes (~100 readings): enough to
-    // amortise the syscall, small enough that one client's write is quick.
+    // amortise the syscall, small enough that one client's write is quick. The batch stops taking
+    // frames once less than BatchSlack is free, so a pooled 16 KB array almost never has to grow.
     private const int BatchBytes = 16 * 1024;
+    private const int BatchSlack = 1024;
+    private const int BatchLimit = BatchBytes - BatchSlack;
 
     // Replayed history is written in chunks so a long replay still shows progress to the sweeper.
     private const int MaxReplayFramesPerWrite = 256;
@@ -312,7 +315,7 @@ internal sealed class ClientConnection
     {
         closeNow = false;
         var any = false;
-        while (_batchLength < BatchBytes && _pending is { } queue && queue.TryPeek(out var pending))
+        while (_batchLength < BatchLimit && _pending is { } queue && queue.TryPeek(out var pending))
         {
             if (pending.Selection is { } selection)
             {
@@ -365,7 +368,7 @@ internal sealed class ClientConnection
         // One clock read per batch: the frames in it are written together.
         var now = _time.GetTimestamp();
         DateTimeOffset? oldestRecord = null;
-        while (cursor < end && _batchLength < BatchBytes && !IsClosing)
+        while (cursor < end && _batchLength < BatchLimit && !IsClosing)
         {
             if (ring.Head - cursor > ring.Capacity || ring.At(cursor) is not { } frame)
             {
@@ -411,7 +414,7 @@ internal sealed class ClientConnection
         {
             var frame = replay[i];
             Append(Format is null ? frame.Utf8Json.Span : Format(frame).Span);
-            if (_batchFrames == MaxReplayFramesPerWrite || _batchLength >= BatchBytes)
+            if (_batchFrames == MaxReplayFramesPerWrite || _batchLength >= BatchLimit)
             {
                 await FlushBatchAsync();
             }
@@ -426,7 +429,7 @@ internal sealed class ClientConnection
         var needed = _batchLength + WebSocketFraming.MaxHeaderBytes + payload.Length;
         if (_batch is null || needed > _batch.Length)
         {
-            var grown = ArrayPool<byte>.Shared.Rent(Math.Max(needed, BatchBytes + 1024));
+            var grown = ArrayPool<byte>.Shared.Rent(Math.Max(needed, BatchBytes));
             if (_batch is not null)
             {
                 _batch.AsSpan(0, _batchLength).CopyTo(grown);
@@ -459,7 +462,8 @@ internal sealed class ClientConnection
         _batchFrames = 0;
     }
 
-    private void ReleaseBatch()
+    /// <summary>Returns the batch buffer to the pool (the writer does when it is caught up).</summary>
+    internal void ReleaseBatch()
     {
         if (_batch is { } batch)
         {

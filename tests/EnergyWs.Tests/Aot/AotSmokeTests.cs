@@ -34,7 +34,7 @@ public sealed partial class AotSmokeTests
             UseShellExecute = false,
             WorkingDirectory = Path.GetDirectoryName(binary)!,
         };
-        foreach (var arg in new[] { "--urls", "http://127.0.0.1:0", "--Demo:Enabled=true", "--Demo:Interval=00:00:00.100" })
+        foreach (var arg in new[] { "--urls", "http://127.0.0.1:0", "--Demo:Enabled=true", "--Demo:Interval=00:00:00.100", "--Auth:Enabled=false" })
         {
             start.ArgumentList.Add(arg);
         }
