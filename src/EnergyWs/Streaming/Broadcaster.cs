@@ -132,7 +132,9 @@ internal sealed class Broadcaster
         var index = _head;
         frame.RingIndex = index;
         Volatile.Write(ref _ring[index & _ringMask], frame);
-        Volatile.Write(ref _head, index + 1);
+        // A full fence, not a release store: the wake checks below read each writer's signal state,
+        // and a writer that has just reset it must then see this head (else it could sleep on a frame).
+        Interlocked.Exchange(ref _head, index + 1);
 
         var slots = Volatile.Read(ref _slots);
         var used = Math.Min(Volatile.Read(ref _used), slots.Length);

@@ -14,8 +14,8 @@ namespace EnergyWs.Streaming;
 /// Invariants: only the writer task sends data frames, framed by us and batched into one write
 /// per backlog (<see cref="WebSocketTransport"/>); only <see cref="RunAsync"/> sends the close
 /// frame, once the writer has stopped. A client is at most <see cref="StreamingOptions.QueueCapacity"/>
-/// frames behind: older ones are skipped for it (dropped, counted), so a slow client costs no
-/// memory of its own and never blocks the publisher. Under overload a frame older than
+/// frames behind: older ones are skipped for it (dropped, counted), so a slow client costs at
+/// most one pooled batch buffer while its write is pending and never blocks the publisher. Under overload a frame older than
 /// <see cref="StreamingOptions.MaxFrameAge"/> whose meter already sent a newer one is dropped:
 /// the client gets the newest readings with bounded delay. A client whose socket accepts nothing
 /// for <see cref="StreamingOptions.SlowClientTimeout"/> is closed with 1008.
@@ -27,8 +27,8 @@ internal sealed class ClientConnection
 
     private const int SmallReceiveBuffer = 256;
 
-    // Control replies waiting for one client; a client that sends requests and never reads the
-    // replies loses the excess, not memory.
+    // Control replies and selection changes waiting for one client; a client that sends requests
+    // and never reads the replies is closed as too slow instead of growing this.
     private const int MaxQueuedMessages = 64;
 
     // A write carries whatever is queued up to about this many bytes (~100 readings): enough to
@@ -120,7 +120,7 @@ internal sealed class ClientConnection
         set
         {
             Volatile.Write(ref _selection, value);
-            Enqueue(new Pending(default, value, _broadcaster?.Head ?? 0, Close: false));
+            SendPending(new Pending(default, value, _broadcaster?.Head ?? 0, Close: false));
         }
     }
 
@@ -161,8 +161,10 @@ internal sealed class ClientConnection
     {
         if (Interlocked.Increment(ref _messageCount) > MaxQueuedMessages)
         {
+            // The client keeps asking and does not read the answers: it is treated as too slow.
             Interlocked.Decrement(ref _messageCount);
             _metrics.FrameDropped("queue_full");
+            Close(CloseReason.TooSlow);
             return false;
         }
 
@@ -301,6 +303,14 @@ internal sealed class ClientConnection
             _metrics.FrameDropped("send_failed");
             Close(CloseReason.ConnectionLost);
         }
+#pragma warning disable CA1031 // A bug in the writer must end this connection visibly, not leave it open and silent.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Volatile.Write(ref _sendStartedAt, 0);
+            Log.WriterFailed(_logger, ex, Remote);
+            Close(CloseReason.ConnectionLost);
+        }
         finally
         {
             ReleaseBatch();
@@ -328,6 +338,7 @@ internal sealed class ClientConnection
                 }
 
                 _writerSelection = selection;
+                Interlocked.Decrement(ref _messageCount);
             }
             else if (pending.Close)
             {

@@ -1,3 +1,4 @@
+using System.Net.WebSockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -18,7 +19,13 @@ namespace EnergyWs.Streaming;
 /// </remarks>
 internal sealed class WebSocketTransport(Stream inner) : Stream
 {
+    private const int CloseOpcode = 0x8;
+
     private readonly SemaphoreSlim _gate = new(1, 1);
+
+    // Set when the runtime's WebSocket writes a close frame (it may, from the read side, on a
+    // protocol error): after it no data frame may follow (RFC 6455 §5.5.1).
+    private bool _closeSent;
 
     public override bool CanRead => inner.CanRead;
 
@@ -30,12 +37,17 @@ internal sealed class WebSocketTransport(Stream inner) : Stream
 
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
-    /// <summary>Writes whole, already framed WebSocket frames in one write.</summary>
+    /// <summary>Writes whole, already framed WebSocket frames in one write; throws once a close frame was sent.</summary>
     public async ValueTask WriteFramesAsync(ReadOnlyMemory<byte> frames)
     {
         await _gate.WaitAsync().ConfigureAwait(false);
         try
         {
+            if (_closeSent)
+            {
+                throw new WebSocketException(WebSocketError.InvalidState, "The close frame was already sent.");
+            }
+
             await inner.WriteAsync(frames).ConfigureAwait(false);
         }
         finally
@@ -84,6 +96,12 @@ internal sealed class WebSocketTransport(Stream inner) : Stream
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            // The runtime writes each frame, header first, in one call.
+            if (!buffer.IsEmpty && (buffer.Span[0] & 0x0F) == CloseOpcode)
+            {
+                _closeSent = true;
+            }
+
             await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
         }
         finally

@@ -83,6 +83,25 @@ public sealed class OverloadTests : IDisposable
         Assert.Equal(0, _totals.Total("energyws_frames_dropped_total"));
     }
 
+    [Fact]
+    public void ClientThatKeepsChangingSelectionWithoutReading_IsClosedInsteadOfQueueingWithoutBound()
+    {
+        var (_, client, _) = Connect(new StreamingOptions());
+
+        // Its writer never runs (its socket takes nothing): each change and reply waits for it.
+        for (var i = 0; i < 64; i++)
+        {
+            client.Selection = new ClientSelection(new HashSet<string> { $"meter-{i}" }, null);
+        }
+
+        Assert.False(client.IsClosing);
+        client.Selection = ClientSelection.All;
+
+        Assert.True(client.IsClosing);
+        Assert.Equal(64, client.QueuedCount);
+        Assert.Equal(1, _totals.Total("energyws_frames_dropped_total", "queue_full"));
+    }
+
     public void Dispose()
     {
         _totals.Dispose();

@@ -37,4 +37,24 @@ public sealed class WebSocketFramingTests
             Assert.Equal(expected, buffer.AsSpan(0, length).ToArray());
         }
     }
+
+    [Fact]
+    public async Task Transport_AfterTheRuntimeSentACloseFrame_RefusesDataFrames()
+    {
+        // The runtime's WebSocket may close from the read side (a client protocol error) while our
+        // writer still has frames: none may follow the close frame on the wire.
+        var wire = new MemoryStream();
+        var transport = new WebSocketTransport(wire);
+        using var server = WebSocket.CreateFromStream(transport, new WebSocketCreationOptions { IsServer = true });
+        var frame = new byte[WebSocketFraming.MaxHeaderBytes + 2];
+        var length = WebSocketFraming.WriteTextHeader(frame, 2);
+        "hi"u8.CopyTo(frame.AsSpan(length));
+
+        await transport.WriteFramesAsync(frame.AsMemory(0, length + 2));
+        await server.CloseOutputAsync(WebSocketCloseStatus.ProtocolError, "bad", TestContext.Current.CancellationToken);
+        var written = wire.Length;
+
+        await Assert.ThrowsAsync<WebSocketException>(async () => await transport.WriteFramesAsync(frame.AsMemory(0, length + 2)));
+        Assert.Equal(written, wire.Length);
+    }
 }
