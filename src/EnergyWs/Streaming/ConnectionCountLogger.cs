@@ -18,10 +18,12 @@ internal sealed class ConnectionCountLogger(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // The timer first, then the first line: whoever sees that line (a test advancing a fake
+        // clock) knows the interval is already running.
+        using var timer = new PeriodicTimer(ChangeInterval, time);
         var logged = broadcaster.Count;
         var lastLog = time.GetTimestamp();
         Log.ConnectionCount(logger, logged);
-        using var timer = new PeriodicTimer(ChangeInterval, time);
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
