@@ -72,10 +72,7 @@ public sealed class DashboardTests(Chromium chromium) : IClassFixture<Chromium>
 
         // Readings go on being produced while the page is away: a gap-free resume must deliver them.
         var closedAt = DateTimeOffset.UtcNow;
-        foreach (var connection in app.Get<Broadcaster>().Snapshot())
-        {
-            connection.Close(CloseReason.ShuttingDown);
-        }
+        live.CloseAll(CloseReason.ShuttingDown);
 
         await page.WaitForFunctionAsync("() => window.energyWs.states.lastIndexOf('reconnecting') > window.energyWs.states.indexOf('open')", null, Wait);
         await page.WaitForFunctionAsync("() => window.energyWs.states.at(-1) === 'open'", null, Wait);
@@ -108,10 +105,7 @@ public sealed class DashboardTests(Chromium chromium) : IClassFixture<Chromium>
         Assert.Contains("bearer, first-token", hooks.Protocols);
         Assert.DoesNotContain("token", page.Url, StringComparison.Ordinal);
 
-        foreach (var connection in app.Get<Broadcaster>().Snapshot())
-        {
-            connection.Close(CloseReason.TokenExpired);
-        }
+        live.CloseAll(CloseReason.TokenExpired);
 
         await page.WaitForFunctionAsync("() => document.getElementById('status').dataset.state === 'token-expired'", null, Wait);
         Assert.Equal("token expired", await page.TextContentAsync("#status-text"));
@@ -148,10 +142,7 @@ public sealed class DashboardTests(Chromium chromium) : IClassFixture<Chromium>
             """);
 
         await page.WaitForFunctionAsync("() => window.states.at(-1) === 'open' && window.readings.length > 2", null, Wait);
-        foreach (var connection in app.Get<Broadcaster>().Snapshot())
-        {
-            connection.Close(CloseReason.TokenExpired);
-        }
+        live.CloseAll(CloseReason.TokenExpired);
 
         await page.WaitForFunctionAsync("() => window.calls.includes('expired') && window.states.at(-1) === 'open'", null, Wait);
         Assert.Equal(["connect", "expired"], await page.EvaluateAsync<string[]>("() => window.calls"));
@@ -272,6 +263,15 @@ public sealed class DashboardTests(Chromium chromium) : IClassFixture<Chromium>
                 topic,
                 services: withHooks ? s => s.AddSingleton<IStartupFilter>(live.Hooks) : null).StartAsync(ct);
             return live;
+        }
+
+        /// <summary>Closes every connection from the server side, as a restart or an expired token would.</summary>
+        public void CloseAll(CloseReason reason)
+        {
+            foreach (var connection in App.Get<Broadcaster>().Snapshot())
+            {
+                connection.Close(reason);
+            }
         }
 
         public async ValueTask DisposeAsync()
