@@ -23,6 +23,12 @@ internal static partial class Hosting
         // The host cancels hosted services' StopAsync and Kestrel's drain after this budget.
         builder.Services.AddOptions<HostOptions>()
             .Configure<IOptions<ShutdownOptions>>((host, shutdown) => host.ShutdownTimeout = shutdown.Value.Timeout);
+
+        if (builder.Configuration.GetValue(StartupHeapCompaction.Setting, defaultValue: true))
+        {
+            builder.Services.AddHostedService<StartupHeapCompaction>();
+        }
+
         return builder;
     }
 

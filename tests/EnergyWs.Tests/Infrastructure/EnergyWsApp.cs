@@ -29,6 +29,8 @@ internal sealed class EnergyWsApp : WebApplicationFactory<Program>
             // Tests open many connections from 127.0.0.1; the per-IP attempt limit has tests of its own.
             ["Streaming:ConnectAttemptsPerMinute"] = "0",
             ["Logging:LogLevel:Default"] = "Warning",
+            // Many servers share this process's heap: one would pause all the others to compact it.
+            ["Memory:CompactAfterStart"] = "false",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

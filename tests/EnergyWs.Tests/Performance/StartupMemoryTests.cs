@@ -1,0 +1,73 @@
+using EnergyWs.Auth;
+using EnergyWs.Kafka;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using EnergyWs.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Time.Testing;
+
+namespace EnergyWs.Tests.Performance;
+
+/// <summary>What keeps an idle server's resident memory small after it starts.</summary>
+public sealed class StartupMemoryTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task HeapIsCompactedOnce_OnlyWhenPartitionsAreAssignedAndHistoryIsReadBack()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var consumer = new ConsumerState(time);
+        var logger = new FakeLogger<StartupHeapCompaction>();
+        var collections = 0;
+        using var service = new StartupHeapCompaction(consumer, time, logger) { Collect = () => Interlocked.Increment(ref collections) };
+        await service.StartAsync(Ct);
+
+        // Not assigned yet, then assigned but still reading history back (position 0, live from 3).
+        for (var i = 0; i < 5; i++)
+        {
+            time.Advance(StartupHeapCompaction.PollInterval);
+        }
+
+        consumer.AddPartition(0, nextOffset: 0, liveFrom: 3);
+        for (var i = 0; i < 5; i++)
+        {
+            time.Advance(StartupHeapCompaction.PollInterval);
+        }
+
+        Assert.Equal(0, Volatile.Read(ref collections));
+
+        consumer.Consumed(0, offset: 2);
+        await Eventually.TrueAsync(() =>
+        {
+            time.Advance(StartupHeapCompaction.PollInterval);
+            return Volatile.Read(ref collections) == 1;
+        }, "the heap is compacted", Ct);
+
+        await service.ExecuteTask!.WaitAsync(Ct);
+        time.Advance(TimeSpan.FromMinutes(5));
+        Assert.Equal(1, collections);
+        Assert.Contains("managed heap compacted", logger.Collector.LatestRecord.Message, StringComparison.Ordinal);
+        await service.StopAsync(Ct);
+    }
+
+    [Fact]
+    public void DefaultSettings_RegisterTheCompaction_AndNoDataProtection()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Auth:Authority"] = "https://id.example.test/application/o/energy/",
+            ["Auth:Audience"] = "energy-ws",
+        });
+        builder.AddHosting();
+        builder.AddAuth();
+
+        Assert.Contains(builder.Services, d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(StartupHeapCompaction));
+        // Nothing here uses Data Protection: its key ring warm-up would load XML and crypto and write a key file.
+        Assert.DoesNotContain(builder.Services, d =>
+            (d.ImplementationType ?? d.ServiceType).Assembly.GetName().Name == "Microsoft.AspNetCore.DataProtection");
+    }
+}
