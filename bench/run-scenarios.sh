@@ -7,9 +7,10 @@
 #   NO_README=1 bench/run-scenarios.sh          # print results only
 #   SERVER_ARGS="--Streaming:MaxFrameAge=00:00:01" bench/run-scenarios.sh   # try a setting
 #
-# Each scenario gets a fresh server (Release build, or the Native AOT binary) hosting its own
-# embedded librdkafka mock broker (Demo:Enabled=true) with the simulated meter off; the load tool
-# produces numbered readings to that broker and reads them back through N WebSocket clients.
+# Each scenario gets a fresh librdkafka mock broker in a process of its own (`EnergyWs.Bench
+# broker`) and a fresh server (Release build, or the Native AOT binary) consuming from it, so the
+# server's RSS and CPU are its own, as in a deployment; the load tool produces numbered readings
+# to that broker and reads them back through N WebSocket clients.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -37,8 +38,10 @@ if [[ -n "$AOT_SCENARIOS" && ! -x "$AOT_BINARY" ]]; then
   dotnet publish src/EnergyWs -c Release -r linux-x64 -p:PublishAot=true -o "$ROOT/artifacts/aot" -v q -nologo >/dev/null
 fi
 LOAD=(dotnet "$ROOT/bench/EnergyWs.Bench/bin/Release/net10.0/EnergyWs.Bench.dll" load)
+BROKER_CMD=(dotnet "$ROOT/bench/EnergyWs.Bench/bin/Release/net10.0/EnergyWs.Bench.dll" broker)
 
 SERVER_PID=""
+BROKER_PID=""
 stop_server() {
   if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill -TERM "$SERVER_PID"
@@ -46,14 +49,29 @@ stop_server() {
     kill -KILL "$SERVER_PID" 2>/dev/null || true
   fi
   SERVER_PID=""
+  if [[ -n "$BROKER_PID" ]]; then
+    kill -TERM "$BROKER_PID" 2>/dev/null || true
+    wait "$BROKER_PID" 2>/dev/null || true
+  fi
+  BROKER_PID=""
 }
 trap stop_server EXIT
 
-# start_server MODE LOGFILE: sets SERVER_PID, WS_URL, BROKER
+# start_server MODE LOGFILE: sets BROKER_PID, BROKER, SERVER_PID, WS_URL
 start_server() {
   local mode=$1 log=$2
   local -a cmd
   local content
+  # The broker prints its address, then runs until it is sent SIGTERM.
+  "${BROKER_CMD[@]}" --topic homelab.energy >"$OUT/broker.log" 2>&1 </dev/null &
+  BROKER_PID=$!
+  for _ in $(seq 100); do
+    grep -q "^bootstrap=" "$OUT/broker.log" && break
+    kill -0 "$BROKER_PID" 2>/dev/null || { cat "$OUT/broker.log" >&2; return 1; }
+    sleep 0.1
+  done
+  BROKER=$(grep -m1 "^bootstrap=" "$OUT/broker.log" | cut -d= -f2)
+
   if [[ $mode == aot ]]; then cmd=("$AOT_BINARY"); else cmd=("${JIT_SERVER[@]}"); fi
   content=$(dirname "${cmd[-1]}")
   # The content root is the binary's folder so its appsettings.json (ASP.NET request logs at
@@ -61,23 +79,22 @@ start_server() {
   ASPNETCORE_ENVIRONMENT=Production "${cmd[@]}" \
     --contentRoot "$content" \
     --urls http://127.0.0.1:0 \
-    --Demo:Enabled=true --Demo:Simulator=false --Auth:Enabled=false --Streaming:ConnectAttemptsPerMinute=0 \
+    --Kafka:BootstrapServers="$BROKER" --Auth:Enabled=false --Streaming:ConnectAttemptsPerMinute=0 \
     --Streaming:MaxConnections=60000 \
     --Kafka:Consumer:fetch.wait.max.ms=10 \
     ${SERVER_ARGS:-} \
     >"$log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 300); do
-    if grep -q "Demo: embedded Kafka broker at" "$log"; then break; fi
+    # Partitions assigned and the heap compacted after start: the server is as a client finds it.
+    if grep -q "managed heap compacted" "$log"; then break; fi
+    if [[ "${SERVER_ARGS:-}" == *CompactAfterStart=false* ]] && grep -q "Assigned" "$log"; then break; fi
     kill -0 "$SERVER_PID" 2>/dev/null || { cat "$log" >&2; return 1; }
     sleep 0.2
   done
-  local line
-  line=$(grep -m1 "Demo: embedded Kafka broker at" "$log")
-  BROKER=$(sed -E 's/.*broker at ([^,]+),.*/\1/' <<<"$line")
-  WS_URL=$(sed -E 's/.*WebSocket: (ws:[^ ]+).*/\1/' <<<"$line")
-  # Let the consumer assign its partitions before the first reading is produced.
-  for _ in $(seq 100); do grep -q "Assigned" "$log" && break; sleep 0.1; done
+  local port
+  port=$(grep -m1 -oE "Now listening on: http://127.0.0.1:[0-9]+" "$log" | grep -oE "[0-9]+$")
+  WS_URL="ws://127.0.0.1:$port/ws"
   sleep 1
 }
 

@@ -60,8 +60,8 @@ def machine():
 
 
 def table(rows):
-    out = [f"Measured by `bench/run-scenarios.sh` on {machine()}. Load generator, broker (librdkafka mock, "
-           "fetch.wait.max.ms=10) and service share the machine. Before each measured run the load tool "
+    out = [f"Measured by `bench/run-scenarios.sh` on {machine()}. Load generator, broker (librdkafka mock in a "
+           "process of its own, fetch.wait.max.ms=10) and service share the machine. Before each measured run the load tool "
            f"sends {os.environ.get('WARMUP', '5')} s of uncounted readings (JIT warm-up).", "",
            "| scenario | runtime | clients × rate | target | conns ok/failed | dropped conns | produced | delivered/client min/median | lost | dup | out of order | latency p50 / p90 / p99 / max ms | frames/s | RSS idle → end MB | RSS/conn KB | CPU % of a core | result |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
