@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using System.Net;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using EnergyWs.Tests.Auth;
 using EnergyWs.Tests.Infrastructure;
 
 namespace EnergyWs.Tests.Aot;
@@ -19,6 +21,56 @@ public sealed partial class AotSmokeTests
     [Fact]
     public async Task AotBinary_DemoMode_StreamsReadingsOverWebSocket()
     {
+        var binary = RequireBinary();
+        var ct = TestContext.Current.CancellationToken;
+        using var process = Start(binary, "--Auth:Enabled=false");
+        try
+        {
+            var url = await ReadWebSocketUrlAsync(process, ct);
+            await using var client = await WsClient.ConnectAsync(url, cancellationToken: ct);
+            AssertIsReading(await client.ReceiveAsync());
+        }
+        finally
+        {
+            await StopAsync(process);
+        }
+    }
+
+    /// <summary>
+    /// What the container ships: the AOT binary validating tokens against an OpenID Connect
+    /// provider (discovery and JWKS fetched over HTTP, RS256 and ES256 signatures checked).
+    /// </summary>
+    [Fact]
+    public async Task AotBinary_WithAuthentication_StreamsToAValidTokenAndRefusesOthers()
+    {
+        var binary = RequireBinary();
+        var ct = TestContext.Current.CancellationToken;
+        await using var provider = await IdentityProvider.StartAsync(ct);
+        using var process = Start(binary,
+            $"--Auth:Authority={provider.Issuer}", $"--Auth:Audience={IdentityProvider.Audience}", "--Auth:RequireHttpsMetadata=false");
+        try
+        {
+            var url = await ReadWebSocketUrlAsync(process, ct);
+
+            var none = await AuthClient.HandshakeAsync(url, cancellationToken: ct);
+            Assert.Equal(HttpStatusCode.Unauthorized, none.Status);
+            var forged = provider.CreateToken(provider.Rsa, d => d.Audience = "someone-else");
+            Assert.Equal(HttpStatusCode.Unauthorized, (await AuthClient.HandshakeAsync(url, AuthClient.Bearer(forged), ct)).Status);
+
+            foreach (var key in new[] { provider.Rsa, provider.Ec })
+            {
+                await using var client = await WsClient.ConnectAsync(url, AuthClient.Bearer(provider.CreateToken(key)), cancellationToken: ct);
+                AssertIsReading(await client.ReceiveAsync());
+            }
+        }
+        finally
+        {
+            await StopAsync(process);
+        }
+    }
+
+    private static string RequireBinary()
+    {
         var binary = FindBinary();
         if (binary is null)
         {
@@ -26,7 +78,12 @@ public sealed partial class AotSmokeTests
             Assert.Skip(PublishHint);
         }
 
-        var ct = TestContext.Current.CancellationToken;
+        return binary;
+    }
+
+    /// <summary>The binary in demo mode (its own broker and simulated meter), as a deployment runs it.</summary>
+    private static Process Start(string binary, params string[] args)
+    {
         var start = new ProcessStartInfo(binary)
         {
             RedirectStandardOutput = true,
@@ -34,27 +91,26 @@ public sealed partial class AotSmokeTests
             UseShellExecute = false,
             WorkingDirectory = Path.GetDirectoryName(binary)!,
         };
-        foreach (var arg in new[] { "--urls", "http://127.0.0.1:0", "--Demo:Enabled=true", "--Demo:Interval=00:00:00.100", "--Auth:Enabled=false" })
+        foreach (var arg in new[] { "--urls", "http://127.0.0.1:0", "--Demo:Enabled=true", "--Demo:Interval=00:00:00.100" }.Concat(args))
         {
             start.ArgumentList.Add(arg);
         }
 
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("the AOT binary did not start");
-        try
-        {
-            var url = await ReadWebSocketUrlAsync(process, ct);
-            await using var client = await WsClient.ConnectAsync(url, cancellationToken: ct);
+        return Process.Start(start) ?? throw new InvalidOperationException("the AOT binary did not start");
+    }
 
-            using var json = JsonDocument.Parse(await client.ReceiveAsync());
-            Assert.True(json.RootElement.GetProperty("power_w").GetDouble() > 0);
-            Assert.Equal(JsonValueKind.String, json.RootElement.GetProperty("timestamp").ValueKind);
-        }
-        finally
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync(CancellationToken.None);
-        }
+    private static async Task StopAsync(Process process)
+    {
+        process.Kill(entireProcessTree: true);
+        await process.WaitForExitAsync(CancellationToken.None);
+    }
+
+    private static void AssertIsReading(string message)
+    {
+        using var json = JsonDocument.Parse(message);
+        Assert.True(json.RootElement.GetProperty("power_w").GetDouble() > 0);
+        Assert.Equal(JsonValueKind.String, json.RootElement.GetProperty("timestamp").ValueKind);
     }
 
     /// <summary>The demo announces its WebSocket address once Kestrel listens; read it from stdout.</summary>
