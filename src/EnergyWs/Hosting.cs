@@ -24,11 +24,6 @@ internal static partial class Hosting
         builder.Services.AddOptions<HostOptions>()
             .Configure<IOptions<ShutdownOptions>>((host, shutdown) => host.ShutdownTimeout = shutdown.Value.Timeout);
 
-        if (builder.Configuration.GetValue(StartupHeapCompaction.Setting, defaultValue: true))
-        {
-            builder.Services.AddHostedService<StartupHeapCompaction>();
-        }
-
         return builder;
     }
 

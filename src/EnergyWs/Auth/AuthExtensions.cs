@@ -79,6 +79,7 @@ internal static class AuthExtensions
     {
         services.AddAuthenticationCore();
         services.AddWebEncoders();
+        services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IAuthenticationConfigurationProvider, AuthenticationSection>();
         return new AuthenticationBuilder(services);
     }

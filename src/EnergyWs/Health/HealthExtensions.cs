@@ -13,6 +13,13 @@ internal static class HealthExtensions
         builder.Services.AddHealthChecks()
             .AddCheck<KafkaReadinessCheck>("kafka", tags: [ReadyTag])
             .AddCheck<LifecycleReadinessCheck>("lifecycle", tags: [ReadyTag]);
+
+        // Waits for what readiness waits for (partitions assigned, history read back).
+        if (builder.Configuration.GetValue(StartupHeapCompaction.Setting, defaultValue: true))
+        {
+            builder.Services.AddHostedService<StartupHeapCompaction>();
+        }
+
         return builder;
     }
 

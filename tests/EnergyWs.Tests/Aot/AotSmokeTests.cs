@@ -124,6 +124,9 @@ public sealed partial class AotSmokeTests
             seen.Add(line);
             if (WebSocketUrl().Match(line) is { Success: true } match)
             {
+                // Keep both pipes read, so a full pipe never blocks the binary's logging.
+                _ = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+                _ = process.StandardError.ReadToEndAsync(CancellationToken.None);
                 return new Uri(match.Groups[1].Value);
             }
         }
