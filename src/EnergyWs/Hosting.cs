@@ -23,7 +23,6 @@ internal static partial class Hosting
         // The host cancels hosted services' StopAsync and Kestrel's drain after this budget.
         builder.Services.AddOptions<HostOptions>()
             .Configure<IOptions<ShutdownOptions>>((host, shutdown) => host.ShutdownTimeout = shutdown.Value.Timeout);
-
         return builder;
     }
 
