@@ -140,6 +140,9 @@ internal sealed class ClientConnection
         Volatile.Read(ref _messageCount) +
         (_broadcaster is { } b ? (int)Math.Min(Math.Max(b.Head - Volatile.Read(ref _cursor), 0), b.Capacity) : 0);
 
+    /// <summary>Whether this client's writes go to its socket itself (<see cref="StreamingOptions.DirectSocketWrites"/>).</summary>
+    internal bool WritesToSocket => _transport.WritesToSocket;
+
     /// <summary>The next ring index this client's writer takes.</summary>
     internal long Cursor => Volatile.Read(ref _cursor);
 

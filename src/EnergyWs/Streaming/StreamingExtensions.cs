@@ -22,6 +22,12 @@ internal static class StreamingExtensions
         builder.Services.AddHostedService<ConnectionCountLogger>();
         builder.Services.AddConnectRateLimit();
         builder.Services.AddOptions<SocketTransportOptions>().Configure<IOptions<StreamingOptions>>((transport, streaming) =>
+        {
+            // A flush waits until the transport has sent what it buffered. WebSocket writers send
+            // on the socket itself (WebSocketTransport): Kestrel's 101 response, flushed by the
+            // upgrade, must be on the socket before their first byte. Other responses lose only
+            // the overlap of one buffered write with the next, which nothing here depends on.
+            transport.MaxWriteBufferSize = 2;
             // Read at bind time, after the options were validated: a bad setting must fail as one line, not here.
             transport.CreateBoundListenSocket = endpoint =>
             {
@@ -32,7 +38,8 @@ internal static class StreamingExtensions
                 }
 
                 return socket;
-            });
+            };
+        });
         return builder;
     }
 

@@ -51,6 +51,13 @@ internal sealed class StreamingOptions
     [Range(0, 16 * 1024 * 1024, ErrorMessage = "Streaming:SocketSendBufferBytes must be between 0 and 16777216.")]
     public int SocketSendBufferBytes { get; set; }
 
+    /// <summary>
+    /// WebSocket writes go to the connection's socket instead of through Kestrel's output pipe
+    /// (plain HTTP/1.1 only; TLS and HTTP/2 always use the pipe). Saves a copy and a thread
+    /// wake-up per write; false is the conventional path, for comparison or a custom transport.
+    /// </summary>
+    public bool DirectSocketWrites { get; set; } = true;
+
     /// <summary>Largest client message; control messages are tiny, anything bigger is hostile.</summary>
     [Range(128, 1024 * 1024, ErrorMessage = "Streaming:MaxMessageBytes must be between 128 and 1048576.")]
     public int MaxMessageBytes { get; set; } = 4096;

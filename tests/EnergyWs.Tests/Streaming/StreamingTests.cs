@@ -36,6 +36,44 @@ public sealed class StreamingTests
         }
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Connect_HundredAtOnce_EachHandshakeCompletesThenTheLatestReadingArrives(bool directSocketWrites)
+    {
+        // The latest reading is written the moment a client is accepted: written on the socket
+        // itself, it must still follow Kestrel's 101 response, or the client's handshake fails.
+        using var kafka = new TestKafka();
+        var topic = await kafka.CreateTopicAsync();
+        var settings = new Dictionary<string, string?> { ["Streaming:DirectSocketWrites"] = directSocketWrites.ToString() };
+        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, settings).StartAsync(Ct);
+        using (var producer = kafka.CreateProducer())
+        {
+            await SeedReadings.ProduceAsync(producer, topic, [SeedReadings.Json(1)]);
+        }
+
+        await EnergyWs.Tests.History.TimedReadings.ConsumedAsync(app, 1, Ct);
+        var clients = await Task.WhenAll(Enumerable.Range(0, 100).Select(_ => WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct)));
+        try
+        {
+            foreach (var client in clients)
+            {
+                Assert.Equal(SeedReadings.Json(1), await client.ReceiveAsync());
+            }
+
+            var connected = app.Get<Broadcaster>().Snapshot();
+            Assert.Equal(clients.Length, connected.Count);
+            Assert.All(connected, c => Assert.Equal(directSocketWrites, c.WritesToSocket));
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                await client.DisposeAsync();
+            }
+        }
+    }
+
     [Fact]
     public async Task Broadcast_GarbageBetweenGoodRecords_IsSkippedAndNextReadingArrives()
     {
