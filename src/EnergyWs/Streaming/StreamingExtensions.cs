@@ -23,11 +23,20 @@ internal static class StreamingExtensions
         builder.Services.AddConnectRateLimit();
         builder.Services.AddOptions<SocketTransportOptions>().Configure<IOptions<StreamingOptions>>((transport, streaming) =>
         {
-            // A flush waits until the transport has sent what it buffered. WebSocket writers send
-            // on the socket itself (WebSocketTransport): Kestrel's 101 response, flushed by the
-            // upgrade, must be on the socket before their first byte. Other responses lose only
-            // the overlap of one buffered write with the next, which nothing here depends on.
-            transport.MaxWriteBufferSize = 2;
+            // From configuration, not StreamingOptions: resolving those here would validate them
+            // ahead of the startup check that reports a bad setting in one line (which also
+            // rejects a value that does not parse).
+            var directSetting = builder.Configuration[$"{StreamingOptions.Section}:{nameof(StreamingOptions.DirectSocketWrites)}"];
+            if (!bool.TryParse(directSetting, out var direct) || direct)
+            {
+                // A flush waits until the transport has sent what it buffered. WebSocket writers
+                // send on the socket itself (WebSocketTransport): Kestrel's 101 response, flushed by
+                // the upgrade, must be on the socket before their first byte. Other responses lose
+                // only the overlap of one buffered write with the next. Writes that still go through
+                // Kestrel (TLS terminated by Kestrel) pay a wait per write: turn this off there.
+                transport.MaxWriteBufferSize = 2;
+            }
+
             // Read at bind time, after the options were validated: a bad setting must fail as one line, not here.
             transport.CreateBoundListenSocket = endpoint =>
             {

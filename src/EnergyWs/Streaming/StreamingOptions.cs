@@ -53,8 +53,9 @@ internal sealed class StreamingOptions
 
     /// <summary>
     /// WebSocket writes go to the connection's socket instead of through Kestrel's output pipe
-    /// (plain HTTP/1.1 only; TLS and HTTP/2 always use the pipe). Saves a copy and a thread
-    /// wake-up per write; false is the conventional path, for comparison or a custom transport.
+    /// (plain HTTP/1.1 only). Saves a copy and a thread wake-up per write. It makes every flush
+    /// through Kestrel wait for the send (see AddStreaming), so with TLS terminated by Kestrel
+    /// itself, where writes must go through the pipe, turn it off.
     /// </summary>
     public bool DirectSocketWrites { get; set; } = true;
 
