@@ -24,8 +24,8 @@ internal static class StreamingExtensions
         builder.Services.AddOptions<SocketTransportOptions>().Configure<IOptions<StreamingOptions>>((transport, streaming) =>
         {
             // From configuration, not StreamingOptions: resolving those here would validate them
-            // ahead of the startup check that reports a bad setting in one line (which also
-            // rejects a value that does not parse).
+            // ahead of the startup check that reports a bad setting in one line. (A value that
+            // does not parse fails the options binding when the host starts.)
             var directSetting = builder.Configuration[$"{StreamingOptions.Section}:{nameof(StreamingOptions.DirectSocketWrites)}"];
             if (!bool.TryParse(directSetting, out var direct) || direct)
             {

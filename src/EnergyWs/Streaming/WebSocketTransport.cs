@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -119,7 +120,9 @@ internal sealed class WebSocketTransport(Stream inner, Socket? socket = null) : 
         try
         {
             // Completes synchronously when the kernel takes it all (the usual case); otherwise it
-            // waits for room without holding a thread.
+            // waits for room without holding a thread. A client that never reads again leaves it
+            // pending until the connection is aborted (CloseTimeout after SlowClientTimeout):
+            // Kestrel then closes the socket and the send fails (StalledClientTests).
             while (!data.IsEmpty)
             {
                 var sent = await socket.SendAsync(data, SocketFlags.None, cancellationToken).ConfigureAwait(false);
@@ -163,16 +166,19 @@ internal sealed class WebSocketTransport(Stream inner, Socket? socket = null) : 
         // Read per upgrade, not here: options are validated when the host starts, after the
         // pipeline is built, and a bad setting must stop startup with one line.
         var options = app.ApplicationServices.GetRequiredService<IOptions<StreamingOptions>>();
-        return app.Use((context, next) => Wrap(context, next, options));
+        var transport = app.ApplicationServices.GetRequiredService<IOptions<SocketTransportOptions>>();
+        return app.Use((context, next) => Wrap(context, next, options, transport));
     }
 
-    private static Task Wrap(HttpContext context, RequestDelegate next, IOptions<StreamingOptions> options)
+    private static Task Wrap(HttpContext context, RequestDelegate next, IOptions<StreamingOptions> options, IOptions<SocketTransportOptions> transport)
     {
         if (context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } upgrade)
         {
             // Only where the socket carries the bytes as written: not under TLS. (A connection
             // middleware that rewrote bytes would need DirectSocketWrites off; none is configured.)
-            var socket = options.Value.DirectSocketWrites && context.Features.Get<ITlsConnectionFeature>() is null
+            // And only while a flush waits for the send (AddStreaming), so the 101 goes first.
+            var socket = options.Value.DirectSocketWrites && transport.Value.MaxWriteBufferSize is > 0 and <= 2 &&
+                context.Features.Get<ITlsConnectionFeature>() is null
                 ? context.Features.Get<IConnectionSocketFeature>()?.Socket
                 : null;
             var feature = new UpgradeFeature(upgrade, socket);

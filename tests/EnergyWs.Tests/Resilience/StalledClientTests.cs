@@ -296,6 +296,44 @@ public sealed class StalledClientTests
         }
     }
 
+    [Fact(Timeout = 120_000)]
+    public async Task StalledClient_ThatNeverReadsAgain_IsAbortedAndItsSlotFreed()
+    {
+        // Its send never completes, so the close frame cannot follow it: after CloseTimeout the
+        // connection must be torn down and leave the broadcaster, or enough such clients would
+        // use up MaxConnections for good.
+        using var kafka = new TestKafka();
+        var topic = await kafka.CreateTopicAsync();
+        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        {
+            ["Streaming:SlowClientTimeout"] = "00:00:01",
+            ["Streaming:CloseTimeout"] = "00:00:01",
+        }, services => services.Configure<SocketTransportOptions>(o => o.CreateBoundListenSocket = endpoint =>
+        {
+            var socket = SocketTransportOptions.CreateDefaultBoundListenSocket(endpoint);
+            socket.SendBufferSize = ServerSendBuffer;
+            return socket;
+        })).StartAsync(Ct);
+        var broadcaster = app.Get<Broadcaster>();
+        using var stalled = await StalledClient.ConnectAsync(app.WebSocketUri(), Ct);
+        await Eventually.TrueAsync(() => broadcaster.Count == 1, "the client is registered", Ct);
+        var connection = broadcaster.Snapshot().Single();
+
+        using var producer = kafka.CreateProducer();
+        var produced = 0;
+        while (connection.QueuedCount < 100 && !connection.IsClosing && produced < 200_000)
+        {
+            await SeedReadings.ProduceAsync(producer, topic, Enumerable.Range(produced, 500).Select(SeedReadings.Json));
+            produced += 500;
+            await EnergyWs.Tests.History.TimedReadings.ConsumedAsync(app, produced, Ct);
+        }
+
+        Assert.True(connection.QueuedCount >= 100 || connection.IsClosing, $"the send did not block after {produced} readings");
+        // The send that never completes is on the socket itself, out of Kestrel's sight.
+        Assert.True(connection.WritesToSocket);
+        await Eventually.TrueAsync(() => broadcaster.Count == 0, "the stalled client is removed", Ct);
+    }
+
     /// <summary>A real WebSocket client that stops reading, with a small receive buffer so its window closes quickly.</summary>
     private sealed class StalledClient : IDisposable
     {
