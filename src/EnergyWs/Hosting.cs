@@ -55,6 +55,10 @@ internal static partial class Hosting
     {
         OptionsValidationException options => options.Failures.Select(Clean).ToList(),
         AggregateException aggregate => aggregate.InnerExceptions.SelectMany(Unwrap).ToList(),
+        // The binder's own message names the key: "Failed to convert configuration value 'abc' at
+        // 'Streaming:MaxConnections' to type 'System.Int32'."
+        InvalidOperationException { InnerException: FormatException or OverflowException or InvalidCastException } binding
+            when binding.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal) => [binding.Message],
         _ => [],
     };
 

@@ -10,6 +10,8 @@ public sealed class StartupConfigurationTests
     [InlineData("Kafka__BootstrapServers", "no-port-here", "Kafka:BootstrapServers")]
     [InlineData("Streaming__MaxConnections", "0", "Streaming:MaxConnections")]
     [InlineData("Streaming__SlowClientTimeout", "00:00:00.001", "Streaming:SlowClientTimeout")]
+    [InlineData("Streaming__MaxConnections", "many", "Streaming:MaxConnections")]
+    [InlineData("Streaming__DirectSocketWrites", "yes", "Streaming:DirectSocketWrites")]
     public async Task Startup_InvalidSetting_ExitsNonZeroWithOneLineNamingIt(string variable, string value, string setting)
     {
         var (exitCode, stdout, stderr) = await RunServiceAsync(new()
