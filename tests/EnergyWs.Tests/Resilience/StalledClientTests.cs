@@ -37,15 +37,7 @@ public sealed class StalledClientTests
             ["Streaming:SlowClientTimeout"] = slowTimeout.ToString(),
             // Long enough for a stalled client that reads again to find the 1008 behind its backlog.
             ["Streaming:CloseTimeout"] = "00:00:30",
-        }, services => services.Configure<SocketTransportOptions>(o => o.CreateBoundListenSocket = endpoint =>
-        {
-            // Linux autotunes a loopback send buffer up to 4 MiB, ~27,000 readings per stalled client
-            // before its send blocks. A fixed 64 KiB buffer (inherited by accepted sockets) makes the
-            // stall show after about a thousand readings; the server logic under test is the same.
-            var socket = SocketTransportOptions.CreateDefaultBoundListenSocket(endpoint);
-            socket.SendBufferSize = ServerSendBuffer;
-            return socket;
-        })).StartAsync(Ct);
+        }, SmallServerSendBuffer).StartAsync(Ct);
         using var totals = new MetricTotals(app.Get<IMeterFactory>(), "energyws_clients_closed_total");
         var broadcaster = app.Get<Broadcaster>();
         var index = new Dictionary<string, int>();
@@ -308,12 +300,7 @@ public sealed class StalledClientTests
         {
             ["Streaming:SlowClientTimeout"] = "00:00:01",
             ["Streaming:CloseTimeout"] = "00:00:01",
-        }, services => services.Configure<SocketTransportOptions>(o => o.CreateBoundListenSocket = endpoint =>
-        {
-            var socket = SocketTransportOptions.CreateDefaultBoundListenSocket(endpoint);
-            socket.SendBufferSize = ServerSendBuffer;
-            return socket;
-        })).StartAsync(Ct);
+        }, SmallServerSendBuffer).StartAsync(Ct);
         var broadcaster = app.Get<Broadcaster>();
         using var stalled = await StalledClient.ConnectAsync(app.WebSocketUri(), Ct);
         await Eventually.TrueAsync(() => broadcaster.Count == 1, "the client is registered", Ct);
@@ -333,6 +320,19 @@ public sealed class StalledClientTests
         Assert.True(connection.WritesToSocket);
         await Eventually.TrueAsync(() => broadcaster.Count == 0, "the stalled client is removed", Ct);
     }
+
+    /// <summary>
+    /// Linux autotunes a loopback send buffer up to 4 MiB, ~27,000 readings per stalled client
+    /// before its send blocks. A fixed 64 KiB buffer (inherited by accepted sockets) makes the
+    /// stall show after about a thousand readings; the server logic under test is the same.
+    /// </summary>
+    private static void SmallServerSendBuffer(IServiceCollection services) =>
+        services.Configure<SocketTransportOptions>(o => o.CreateBoundListenSocket = endpoint =>
+        {
+            var socket = SocketTransportOptions.CreateDefaultBoundListenSocket(endpoint);
+            socket.SendBufferSize = ServerSendBuffer;
+            return socket;
+        });
 
     /// <summary>A real WebSocket client that stops reading, with a small receive buffer so its window closes quickly.</summary>
     private sealed class StalledClient : IDisposable
