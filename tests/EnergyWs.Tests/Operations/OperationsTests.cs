@@ -213,12 +213,22 @@ public sealed class OperationsTests
         {
             clients.Add(await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct));
         }
+        // The handshake completes before the server registers the client; wait for the registration.
+        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 3, "three clients are registered", Ct);
 
         var (status, retryAfter) = await RefusedAsync(app.WebSocketUri());
         Assert.Equal(HttpStatusCode.TooManyRequests, status);
         Assert.True(int.TryParse(retryAfter, out var seconds) && seconds >= 1, $"Retry-After: {retryAfter}");
-        // Clients already connected are untouched by the limit.
-        Assert.Equal(3, app.Get<Broadcaster>().Count);
+
+        // Clients already connected are untouched by the limit: each still receives the next reading.
+        using (var producer = kafka.CreateProducer())
+        {
+            await SeedReadings.ProduceAsync(producer, topic, [SeedReadings.Json(1)]);
+        }
+        foreach (var client in clients)
+        {
+            Assert.Equal(SeedReadings.Json(1), await client.ReceiveAsync());
+        }
         var text = await Scrape.MetricsAsync(http, Ct);
         Assert.Equal(1, Scrape.Value(text, "energyws_connections_total", ("result", "rejected_rate")));
         foreach (var client in clients)
