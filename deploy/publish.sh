@@ -12,10 +12,12 @@ case "$arch" in
 esac
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
-# Framework-dependent: the aspnet runtime image brings the shared framework, so the layer holds
-# only the app (a few MB) and the native librdkafka.
-dotnet publish "$root/src/EnergyWs/EnergyWs.csproj" -c Release -r "$rid" --no-self-contained \
-  -p:DebugType=none -p:GenerateDocumentationFile=false -o "$out" -nologo -v quiet
+# Native AOT: one self-contained executable (README, Native AOT: idle RSS 38 MB against 83-88 MB
+# on the JIT runtime), so the runtime image needs no .NET. Cross-architecture publishes need the
+# target's C toolchain (deploy/aot-cross-toolchain.sh). The .dbg symbol file stays out.
+dotnet publish "$root/src/EnergyWs/EnergyWs.csproj" -c Release -r "$rid" -p:PublishAot=true \
+  -p:GenerateDocumentationFile=false -o "$out" -nologo -v quiet
+rm -f "$out"/*.dbg
 
 # librdkafka.redist ships several builds per architecture (~23 MB each); keep the one the
 # target loads (see src/EnergyWs/Kafka/Librdkafka.cs): on x64 glibc the centos8 build, whose only

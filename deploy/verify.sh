@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Checks what can be checked of the container and the manifests without a Docker engine:
-#  1. the Dockerfile's publish (deploy/publish.sh) for linux-x64 and linux-arm64, from a copy of
-#     the build context, with `file` confirming the apphost and librdkafka architectures;
+#  1. the Dockerfile's Native AOT publish (deploy/publish.sh) for linux-x64 and linux-arm64, from
+#     a copy of the build context, with `file` confirming the executable's and librdkafka's
+#     architectures (the other architecture is cross-compiled, as in the image build);
 #  2. on an x64 host, the x64 publish runs: ready on the embedded demo broker, JSON logs, and a
 #     SIGTERM exits 0 within the shutdown budget;
 #  3. hadolint on the Dockerfile, when installed;
 #  4. `kubectl kustomize` renders the base and the replicas example with the expected objects.
-# Run from anywhere: deploy/verify.sh   (needs dotnet, file, kubectl, curl)
+# Run from anywhere: deploy/verify.sh   (needs dotnet, clang, file, kubectl, curl, and the other
+# architecture's gcc cross toolchain and zlib1g-dev; .ci/run installs them on Debian)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
@@ -26,7 +28,7 @@ ctx="$work/context"
 mkdir -p "$ctx/src" "$ctx/deploy"
 cp "$root"/global.json "$root"/Directory.Build.props "$root"/Directory.Packages.props "$root"/.editorconfig "$ctx/"
 tar -C "$root/src" --exclude=bin --exclude=obj -cf - EnergyWs | tar -C "$ctx/src" -xf -
-cp "$root/deploy/publish.sh" "$ctx/deploy/"
+cp "$root/deploy/publish.sh" "$root/deploy/aot-cross-toolchain.sh" "$ctx/deploy/"
 
 check_arch() { # <file> <pattern>
   local desc
@@ -38,12 +40,17 @@ check_arch() { # <file> <pattern>
 for arch in amd64 arm64; do
   out="$work/publish-$arch"
   step "publish linux/$arch"
-  bash "$ctx/deploy/publish.sh" "$arch" "$out"
-  [ -f "$out/energy-ws.dll" ] || fail "energy-ws.dll missing from the $arch publish"
   case "$arch" in
-    amd64) machine='x86-64'; lib=centos8-librdkafka.so ;;
-    arm64) machine='ARM aarch64'; lib=librdkafka.so ;;
+    amd64) machine='x86-64'; lib=centos8-librdkafka.so; triple=x86_64-linux-gnu; cross=gcc-x86-64-linux-gnu ;;
+    arm64) machine='ARM aarch64'; lib=librdkafka.so; triple=aarch64-linux-gnu; cross=gcc-aarch64-linux-gnu ;;
   esac
+  if [ "$(dpkg --print-architecture 2>/dev/null || true)" != "$arch" ]; then
+    command -v "$triple-gcc" >/dev/null 2>&1 && [ -e "/usr/lib/$triple/libz.so" ] ||
+      fail "cross-compiling for $arch needs $triple-gcc and zlib1g-dev:$arch (Debian: dpkg --add-architecture $arch; apt-get install clang $cross zlib1g-dev:$arch)"
+  fi
+  bash "$ctx/deploy/publish.sh" "$arch" "$out"
+  [ ! -e "$out/energy-ws.dll" ] || fail "the $arch publish is not Native AOT (energy-ws.dll present)"
+  [ -z "$(find "$out" -name '*.dbg')" ] || fail "symbol files left in the $arch publish"
   check_arch "$out/energy-ws" "ELF 64-bit LSB .*executable, $machine"
   check_arch "$out/$lib" "ELF 64-bit LSB shared object, $machine"
   others="$(find "$out" -name '*librdkafka*' ! -name "$lib")"
@@ -94,7 +101,8 @@ fi
 df="$root/deploy/Dockerfile"
 grep -q '^FROM --platform=\$BUILDPLATFORM mcr.microsoft.com/dotnet/sdk:' "$df" || fail "the build stage must run on \$BUILDPLATFORM"
 grep -q 'deploy/publish.sh "\$TARGETARCH"' "$df" || fail "the Dockerfile must publish with deploy/publish.sh for \$TARGETARCH"
-grep -q '^FROM mcr.microsoft.com/dotnet/aspnet:' "$df" || fail "the runtime stage must be the aspnet image"
+grep -q 'aot-cross-toolchain.sh "\$TARGETARCH"' "$df" || fail "the Dockerfile must install the cross toolchain for \$TARGETARCH"
+grep -q '^FROM mcr.microsoft.com/dotnet/runtime-deps:' "$df" || fail "the runtime stage must be the runtime-deps image (the executable is Native AOT)"
 grep -q '^USER \$APP_UID' "$df" || fail "the image must run as the non-root app user"
 grep -q 'ASPNETCORE_HTTP_PORTS=8080' "$df" || fail "the image must listen on 8080"
 

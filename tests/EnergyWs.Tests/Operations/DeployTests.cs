@@ -4,8 +4,8 @@ using System.Text;
 namespace EnergyWs.Tests.Operations;
 
 /// <summary>
-/// Runs deploy/verify.sh: the container's publish for both architectures, a run of the x64
-/// publish with SIGTERM, and the Kubernetes render. Takes minutes (two publishes).
+/// Runs deploy/verify.sh: the container's Native AOT publish for both architectures, a run of the
+/// x64 executable with SIGTERM, and the Kubernetes render. Takes minutes (two AOT compilations).
 /// </summary>
 public sealed class DeployTests
 {
@@ -14,7 +14,11 @@ public sealed class DeployTests
     [Fact]
     public async Task Deploy_VerifyScript_PublishesBothArchitecturesAndRendersManifests()
     {
-        string[] tools = ["bash", "file", "kubectl", "curl", "dotnet"];
+        // Native AOT for both architectures: clang, and the other architecture's cross linker.
+        var cross = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64
+            ? "x86_64-linux-gnu-gcc"
+            : "aarch64-linux-gnu-gcc";
+        string[] tools = ["bash", "file", "kubectl", "curl", "dotnet", "clang", cross];
         var missing = tools.Where(t => !OnPath(t)).ToList();
         Assert.SkipWhen(missing.Count > 0, $"deploy/verify.sh needs {string.Join(", ", missing)} (.ci/run installs them)");
         var root = RepositoryRoot();
