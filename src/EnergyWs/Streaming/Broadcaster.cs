@@ -16,9 +16,10 @@ namespace EnergyWs.Streaming;
 /// <para>
 /// Clients live in a slot array: add and remove take the lock and touch one slot, publishing reads
 /// the array without a lock and allocates nothing, whatever the number of clients. A client's
-/// cursor starts at the ring's head when it is added; a frame published during the add may be
-/// behind it, and the history replay covers it, because the pipeline appends to history before
-/// it publishes.
+/// cursor starts at the head its endpoint read before the upgrade (so frames published during
+/// the handshake reach it), or at the head when it is added; the history snapshot taken after
+/// that read covers whatever the cursor starts behind, because the pipeline appends to history
+/// before it publishes.
 /// </para>
 /// </remarks>
 internal sealed class Broadcaster
@@ -55,8 +56,11 @@ internal sealed class Broadcaster
     /// <summary>Ring index the next published frame will get.</summary>
     public long Head => Volatile.Read(ref _head);
 
-    /// <summary>Adds a client unless <paramref name="limit"/> is reached; it receives frames published from now on.</summary>
-    public bool TryAdd(ClientConnection connection, int limit)
+    /// <summary>
+    /// Adds a client unless <paramref name="limit"/> is reached; it receives the frames published
+    /// from ring index <paramref name="from"/> (a <see cref="Head"/> read earlier) or, without it, from now on.
+    /// </summary>
+    public bool TryAdd(ClientConnection connection, int limit, long? from = null)
     {
         ArgumentNullException.ThrowIfNull(connection);
         lock (_gate)
@@ -84,7 +88,7 @@ internal sealed class Broadcaster
                 Volatile.Write(ref _used, _used + 1);
             }
 
-            connection.Attach(this, slot, Head);
+            connection.Attach(this, slot, from ?? Head);
             Volatile.Write(ref _slots[slot], connection);
             _count++;
             return true;

@@ -65,6 +65,17 @@ internal sealed class WebSocketEndpoint(
             return;
         }
 
+        // The client's stream starts here, before the 101 is sent: every reading published once the
+        // client sees its handshake complete reaches it (one that connects, then makes its meter
+        // report, gets that report). Start first, snapshot second: every frame after the snapshot
+        // comes from the ring, every frame up to it is in the snapshot (history appends before the
+        // broadcaster publishes), and the writer skips ring frames the snapshot covered. No gap, no
+        // duplicate at the seam.
+        var from = broadcaster.Head;
+        var snapshot = replay.After is { } after
+            ? history.Query(selection, after, until: null, max: int.MaxValue)
+            : history.Latest(selection);
+
         using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
         {
             // Browsers cannot set headers on a WebSocket, so they send the token as the subprotocol
@@ -85,7 +96,7 @@ internal sealed class WebSocketEndpoint(
             OnMessage = control.HandleAsync,
             Format = control.Format,
         };
-        if (!broadcaster.TryAdd(connection, _options.MaxConnections))
+        if (!broadcaster.TryAdd(connection, _options.MaxConnections, from))
         {
             // Lost the race for the last slot after the upgrade: say so in the close frame.
             metrics.Rejected("rejected_limit");
@@ -93,12 +104,6 @@ internal sealed class WebSocketEndpoint(
             return;
         }
 
-        // Registered first, snapshot second: every frame after the snapshot is queued live, every
-        // frame up to it is in the snapshot (history appends before the broadcaster publishes), and
-        // the writer skips queued frames the snapshot covered. No gap, no duplicate at the seam.
-        var snapshot = replay.After is { } after
-            ? history.Query(selection, after, until: null, max: int.MaxValue)
-            : history.Latest(selection);
         connection.SetReplay(snapshot.Frames, snapshot.ThroughSequence);
 
         metrics.Accepted();

@@ -69,6 +69,24 @@ public sealed class OverloadTests : IDisposable
     }
 
     [Fact]
+    public async Task ClientAddedFromTheHeadReadBeforeItsUpgrade_GetsTheReadingsPublishedDuringTheHandshake()
+    {
+        var options = new StreamingOptions();
+        var (broadcaster, _, _) = Connect(options);
+        Publish(broadcaster, "a", 1);
+
+        // The endpoint reads the head, sends the 101, and only then adds the client.
+        var from = broadcaster.Head;
+        Publish(broadcaster, "a", 2);
+        Publish(broadcaster, "a", 3);
+        var (client, wire) = Add(broadcaster, options, from);
+        Publish(broadcaster, "a", 4);
+        await SendPendingAsync(client);
+
+        Assert.Equal(["a 2", "a 3", "a 4"], await ReadAsync(wire));
+    }
+
+    [Fact]
     public async Task ClientKeepingUp_GetsEveryReadingHoweverOld()
     {
         // A reading that waited long is still sent when nothing newer from its meter is behind it.
@@ -111,13 +129,19 @@ public sealed class OverloadTests : IDisposable
     private (Broadcaster Broadcaster, ClientConnection Client, MemoryStream Wire) Connect(StreamingOptions options)
     {
         var broadcaster = new Broadcaster(Options.Create(options));
+        var (client, wire) = Add(broadcaster, options);
+        return (broadcaster, client, wire);
+    }
+
+    private (ClientConnection Client, MemoryStream Wire) Add(Broadcaster broadcaster, StreamingOptions options, long? from = null)
+    {
         var wire = new MemoryStream();
         var transport = new WebSocketTransport(wire);
         var socket = WebSocket.CreateFromStream(transport, new WebSocketCreationOptions { IsServer = true });
         var metrics = new StreamingMetrics(_services.GetRequiredService<IMeterFactory>());
         var client = new ClientConnection(socket, transport, ClientSelection.All, "127.0.0.1:1", options, metrics, _time, NullLogger.Instance);
-        Assert.True(broadcaster.TryAdd(client, int.MaxValue));
-        return (broadcaster, client, wire);
+        Assert.True(broadcaster.TryAdd(client, int.MaxValue, from));
+        return (client, wire);
     }
 
     private void Publish(Broadcaster broadcaster, string device, int n)
