@@ -452,7 +452,7 @@ internal sealed class LatencyHistogram
 
     public double PercentileMs(double p)
     {
-        // Read once the clients have stopped.
+        // A late frame may still be recording: buckets only grow, so the scan still reaches the target.
         var total = _buckets.Sum();
 
         if (total == 0)

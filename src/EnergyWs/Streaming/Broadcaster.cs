@@ -56,13 +56,19 @@ internal sealed class Broadcaster
     /// <summary>Ring index the next published frame will get.</summary>
     public long Head => Volatile.Read(ref _head);
 
+    /// <summary>Adds a client unless <paramref name="limit"/> is reached; it receives frames published from now on.</summary>
+    public bool TryAdd(ClientConnection connection, int limit) => TryAdd(connection, limit, from: null, out _);
+
     /// <summary>
-    /// Adds a client unless <paramref name="limit"/> is reached; it receives the frames published
-    /// from ring index <paramref name="from"/> (a <see cref="Head"/> read earlier) or, without it, from now on.
+    /// Adds a client unless <paramref name="limit"/> is reached. It receives the frames published
+    /// from ring index <paramref name="from"/> (a <see cref="Head"/> read earlier) unless the ring
+    /// has moved on by more than half the capacity since (the client would start lapped): then,
+    /// and without <paramref name="from"/>, from now on. <paramref name="startedAtFrom"/> says which.
     /// </summary>
-    public bool TryAdd(ClientConnection connection, int limit, long? from = null)
+    public bool TryAdd(ClientConnection connection, int limit, long? from, out bool startedAtFrom)
     {
         ArgumentNullException.ThrowIfNull(connection);
+        startedAtFrom = false;
         lock (_gate)
         {
             if (_count >= limit)
@@ -88,7 +94,9 @@ internal sealed class Broadcaster
                 Volatile.Write(ref _used, _used + 1);
             }
 
-            connection.Attach(this, slot, from ?? Head);
+            var head = Head;
+            startedAtFrom = from is { } start && head - start <= Capacity / 2;
+            connection.Attach(this, slot, startedAtFrom ? from.GetValueOrDefault() : head);
             Volatile.Write(ref _slots[slot], connection);
             _count++;
             return true;

@@ -72,9 +72,7 @@ internal sealed class WebSocketEndpoint(
         // broadcaster publishes), and the writer skips ring frames the snapshot covered. No gap, no
         // duplicate at the seam.
         var from = broadcaster.Head;
-        var snapshot = replay.After is { } after
-            ? history.Query(selection, after, until: null, max: int.MaxValue)
-            : history.Latest(selection);
+        var snapshot = Snapshot(selection, replay);
 
         using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
         {
@@ -96,12 +94,19 @@ internal sealed class WebSocketEndpoint(
             OnMessage = control.HandleAsync,
             Format = control.Format,
         };
-        if (!broadcaster.TryAdd(connection, _options.MaxConnections, from))
+        if (!broadcaster.TryAdd(connection, _options.MaxConnections, from, out var startedAtFrom))
         {
             // Lost the race for the last slot after the upgrade: say so in the close frame.
             metrics.Rejected("rejected_limit");
             await socket.CloseAsync(WebSocketCloseStatus.InternalServerError, "connection limit reached", CancellationToken.None);
             return;
+        }
+
+        if (!startedAtFrom)
+        {
+            // The handshake took so long that the ring moved on by half its capacity (a connect
+            // flood during a burst): the client starts now instead of lapped, with a fresh snapshot.
+            snapshot = Snapshot(selection, replay);
         }
 
         connection.SetReplay(snapshot.Frames, snapshot.ThroughSequence);
@@ -128,6 +133,11 @@ internal sealed class WebSocketEndpoint(
             }
         }
     }
+
+    private HistorySnapshot Snapshot(ClientSelection selection, ReplayRequest replay) =>
+        replay.After is { } after
+            ? history.Query(selection, after, until: null, max: int.MaxValue)
+            : history.Latest(selection);
 
     private async Task RefuseAsync(HttpContext context, int status, string detail, string metric)
     {

@@ -87,6 +87,27 @@ public sealed class OverloadTests : IDisposable
     }
 
     [Fact]
+    public async Task ClientWhoseHandshakeOutlastedHalfTheRing_StartsWithTheNextReadingInsteadOfLapped()
+    {
+        var options = new StreamingOptions { QueueCapacity = 8 };
+        var (broadcaster, _, _) = Connect(options);
+
+        var from = broadcaster.Head;
+        for (var i = 1; i <= 5; i++)
+        {
+            Publish(broadcaster, "a", i);
+        }
+
+        var (client, wire) = Add(broadcaster, options, from, expectStartedAtFrom: false);
+        Publish(broadcaster, "a", 6);
+        await SendPendingAsync(client);
+
+        // Readings 1-5 are for the endpoint's fresh history snapshot; none is counted as dropped.
+        Assert.Equal(["a 6"], await ReadAsync(wire));
+        Assert.Equal(0, _totals.Total("energyws_frames_dropped_total"));
+    }
+
+    [Fact]
     public async Task ClientKeepingUp_GetsEveryReadingHoweverOld()
     {
         // A reading that waited long is still sent when nothing newer from its meter is behind it.
@@ -133,14 +154,15 @@ public sealed class OverloadTests : IDisposable
         return (broadcaster, client, wire);
     }
 
-    private (ClientConnection Client, MemoryStream Wire) Add(Broadcaster broadcaster, StreamingOptions options, long? from = null)
+    private (ClientConnection Client, MemoryStream Wire) Add(Broadcaster broadcaster, StreamingOptions options, long? from = null, bool expectStartedAtFrom = true)
     {
         var wire = new MemoryStream();
         var transport = new WebSocketTransport(wire);
         var socket = WebSocket.CreateFromStream(transport, new WebSocketCreationOptions { IsServer = true });
         var metrics = new StreamingMetrics(_services.GetRequiredService<IMeterFactory>());
         var client = new ClientConnection(socket, transport, ClientSelection.All, "127.0.0.1:1", options, metrics, _time, NullLogger.Instance);
-        Assert.True(broadcaster.TryAdd(client, int.MaxValue, from));
+        Assert.True(broadcaster.TryAdd(client, int.MaxValue, from, out var startedAtFrom));
+        Assert.Equal(from is not null && expectStartedAtFrom, startedAtFrom);
         return (client, wire);
     }
 
