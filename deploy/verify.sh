@@ -27,7 +27,10 @@ step() { echo "verify: $*"; }
 ctx="$work/context"
 mkdir -p "$ctx/src" "$ctx/deploy"
 cp "$root"/global.json "$root"/Directory.Build.props "$root"/Directory.Packages.props "$root"/.editorconfig "$ctx/"
-tar -C "$root/src" --exclude=bin --exclude=obj -cf - EnergyWs | tar -C "$ctx/src" -xf -
+# As .dockerignore: no build output, no npm packages, no restored dashboard library (the publish
+# restores it from client/package-lock.json, as the image build does).
+tar -C "$root/src" --exclude=bin --exclude=obj --exclude=node_modules --exclude=EnergyWs/wwwroot/lib -cf - EnergyWs | tar -C "$ctx/src" -xf -
+[ ! -e "$ctx/src/EnergyWs/wwwroot/lib" ] || fail "the build context copy still holds wwwroot/lib"
 cp "$root/deploy/publish.sh" "$root/deploy/aot-cross-toolchain.sh" "$ctx/deploy/"
 
 check_arch() { # <file> <pattern>
@@ -51,6 +54,7 @@ for arch in amd64 arm64; do
   bash "$ctx/deploy/publish.sh" "$arch" "$out"
   [ ! -e "$out/energy-ws.dll" ] || fail "the $arch publish is not Native AOT (energy-ws.dll present)"
   [ -z "$(find "$out" -name '*.dbg')" ] || fail "symbol files left in the $arch publish"
+  [ -f "$out/wwwroot/lib/uPlot.iife.min.js" ] || fail "the dashboard's chart library is missing from the $arch publish"
   check_arch "$out/energy-ws" "ELF 64-bit LSB .*executable, $machine"
   check_arch "$out/$lib" "ELF 64-bit LSB shared object, $machine"
   others="$(find "$out" -name '*librdkafka*' ! -name "$lib")"
