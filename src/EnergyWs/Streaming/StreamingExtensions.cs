@@ -27,13 +27,14 @@ internal static class StreamingExtensions
             // ahead of the startup check that reports a bad setting in one line. (A value that
             // does not parse fails the options binding when the host starts.)
             var directSetting = builder.Configuration[$"{StreamingOptions.Section}:{nameof(StreamingOptions.DirectSocketWrites)}"];
-            if (!bool.TryParse(directSetting, out var direct) || direct)
+            if ((!bool.TryParse(directSetting, out var direct) || direct) && !ServesHttps(builder.Configuration))
             {
                 // A flush waits until the transport has sent what it buffered. WebSocket writers
                 // send on the socket itself (WebSocketTransport): Kestrel's 101 response, flushed by
                 // the upgrade, must be on the socket before their first byte. Other responses lose
-                // only the overlap of one buffered write with the next. Writes that still go through
-                // Kestrel (TLS terminated by Kestrel) pay a wait per write: turn this off there.
+                // only the overlap of one buffered write with the next. Writes that must go through
+                // Kestrel (TLS terminated by Kestrel) would pay a wait per write, so with an HTTPS
+                // endpoint every write goes through Kestrel and the buffer keeps its default.
                 transport.MaxWriteBufferSize = 2;
             }
 
@@ -69,5 +70,27 @@ internal static class StreamingExtensions
         return endpoints.Map("/ws", context => context.RequestServices.GetRequiredService<WebSocketEndpoint>().HandleAsync(context))
             .WithName("ws")
             .RequireRateLimiting(ConnectRateLimit.Policy);
+    }
+
+    /// <summary>
+    /// Whether Kestrel will serve HTTPS, by the precedence Kestrel applies to configuration:
+    /// <c>Kestrel:Endpoints</c> replace <c>urls</c>, which replace <c>http_ports</c>/<c>https_ports</c>.
+    /// </summary>
+    internal static bool ServesHttps(IConfiguration configuration)
+    {
+        static bool IsHttps(string? url) => url?.TrimStart().StartsWith("https://", StringComparison.OrdinalIgnoreCase) == true;
+
+        var endpoints = configuration.GetSection("Kestrel:Endpoints").GetChildren().ToList();
+        if (endpoints.Count > 0)
+        {
+            return endpoints.Exists(endpoint => IsHttps(endpoint["Url"]));
+        }
+
+        if (configuration["urls"] is { Length: > 0 } urls)
+        {
+            return urls.Split(';').Any(IsHttps);
+        }
+
+        return !string.IsNullOrWhiteSpace(configuration["https_ports"]);
     }
 }

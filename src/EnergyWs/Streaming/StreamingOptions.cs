@@ -54,8 +54,9 @@ internal sealed class StreamingOptions
     /// <summary>
     /// WebSocket writes go to the connection's socket instead of through Kestrel's output pipe
     /// (plain HTTP/1.1 only). Saves a copy and a thread wake-up per write. It makes every flush
-    /// through Kestrel wait for the send (see AddStreaming), so with TLS terminated by Kestrel
-    /// itself, where writes must go through the pipe, turn it off.
+    /// through Kestrel wait for the send (see AddStreaming), so it is not applied when Kestrel is
+    /// configured to serve HTTPS itself (<c>Kestrel:Endpoints</c>, <c>urls</c>, <c>https_ports</c>),
+    /// where writes must go through the pipe; with TLS in code (<c>ListenOptions.UseHttps</c>), turn it off.
     /// </summary>
     public bool DirectSocketWrites { get; set; } = true;
 

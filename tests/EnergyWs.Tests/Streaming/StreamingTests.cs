@@ -3,6 +3,9 @@ using System.Net.Sockets;
 using System.Net.WebSockets;
 using EnergyWs.Streaming;
 using EnergyWs.Tests.Infrastructure;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace EnergyWs.Tests.Streaming;
 
@@ -72,6 +75,53 @@ public sealed class StreamingTests
                 await client.DisposeAsync();
             }
         }
+    }
+
+    [Fact]
+    public async Task Connect_WithKestrelConfiguredForHttps_WritesGoThroughKestrelWithItsDefaultBuffer()
+    {
+        // Writes over TLS must go through Kestrel, and the 2-byte transport buffer would make each
+        // wait for its send. (The test server's endpoint is set in code and overrides this URL, so
+        // the client still connects in plain HTTP: what is checked is that the setting is seen.)
+        using var kafka = new TestKafka();
+        var topic = await kafka.CreateTopicAsync();
+        var settings = new Dictionary<string, string?> { ["urls"] = "https://127.0.0.1:0" };
+        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, settings).StartAsync(Ct);
+        await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
+        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 1, "the client is registered", Ct);
+
+        Assert.False(Assert.Single(app.Get<Broadcaster>().Snapshot()).WritesToSocket);
+        Assert.NotEqual(2, app.Get<IOptions<SocketTransportOptions>>().Value.MaxWriteBufferSize);
+        using (var producer = kafka.CreateProducer())
+        {
+            await SeedReadings.ProduceAsync(producer, topic, [SeedReadings.Json(1)]);
+        }
+
+        Assert.Equal(SeedReadings.Json(1), await client.ReceiveAsync());
+    }
+
+    [Theory]
+    [InlineData(false, "urls", "http://+:8080")]
+    [InlineData(true, "urls", "http://+:8080;https://+:8443")]
+    [InlineData(true, "https_ports", "8443")]
+    [InlineData(false, "http_ports", "8080")]
+    [InlineData(true, "Kestrel:Endpoints:Tls:Url", "HTTPS://0.0.0.0:8443")]
+    public void ServesHttps_ReadsEachWayKestrelIsConfiguredForIt(bool expected, string key, string value)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [key] = value }).Build();
+        Assert.Equal(expected, StreamingExtensions.ServesHttps(configuration));
+    }
+
+    [Fact]
+    public void ServesHttps_KestrelEndpointsReplaceUrlsWhichReplacePorts()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["https_ports"] = "8443",
+            ["urls"] = "https://+:8443",
+            ["Kestrel:Endpoints:Plain:Url"] = "http://+:8080",
+        }).Build();
+        Assert.False(StreamingExtensions.ServesHttps(configuration));
     }
 
     [Fact]
