@@ -388,7 +388,7 @@ internal sealed class ClientConnection
             {
                 // Too far behind (or lapped while reading): skip to the newest frames it may have.
                 var resume = Math.Max(ring.Head - ring.Capacity, cursor + 1);
-                _metrics.FramesDropped("queue_full", resume - cursor);
+                _metrics.FramesDropped("queue_full", CountWanted(ring, cursor, resume));
                 cursor = resume;
                 continue;
             }
@@ -419,6 +419,26 @@ internal sealed class ClientConnection
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// How many of the frames in [<paramref name="from"/>, <paramref name="to"/>) this client would
+    /// have been sent: a client that selected some meters loses only those. A frame already
+    /// overwritten cannot be checked and counts as lost.
+    /// </summary>
+    private long CountWanted(Broadcaster ring, long from, long to)
+    {
+        var wanted = 0L;
+        for (var i = from; i < to; i++)
+        {
+            if (ring.At(i) is not { } frame ||
+                (frame.Sequence > SkipThroughSequence && _writerSelection.Accepts(frame.Reading)))
+            {
+                wanted++;
+            }
+        }
+
+        return wanted;
     }
 
     /// <summary>Sends replayed history in batches, awaiting the socket: memory stays at the frame list.</summary>

@@ -69,6 +69,27 @@ public sealed class OverloadTests : IDisposable
     }
 
     [Fact]
+    public async Task ClientOfOneMeterBehindByMoreThanQueueCapacity_IsCountedAsMissingOnlyThatMetersReadings()
+    {
+        var options = new StreamingOptions { QueueCapacity = 8 };
+        var broadcaster = new Broadcaster(Options.Create(options));
+        var (client, wire) = Add(broadcaster, options, selection: new ClientSelection(new HashSet<string> { "a" }, null));
+
+        // Its write is pending while meters a and b report seven times each, interleaved.
+        for (var i = 1; i <= 7; i++)
+        {
+            Publish(broadcaster, "a", i);
+            Publish(broadcaster, "b", i);
+        }
+
+        await SendPendingAsync(client);
+
+        // The newest 8 frames hold a 4-7; of the 6 skipped, only a 1-3 were ever meant for it.
+        Assert.Equal(["a 4", "a 5", "a 6", "a 7"], await ReadAsync(wire));
+        Assert.Equal(3, _totals.Total("energyws_frames_dropped_total", "queue_full"));
+    }
+
+    [Fact]
     public async Task ClientAddedFromTheHeadReadBeforeItsUpgrade_GetsTheReadingsPublishedDuringTheHandshake()
     {
         var options = new StreamingOptions();
@@ -154,13 +175,14 @@ public sealed class OverloadTests : IDisposable
         return (broadcaster, client, wire);
     }
 
-    private (ClientConnection Client, MemoryStream Wire) Add(Broadcaster broadcaster, StreamingOptions options, long? from = null, bool expectStartedAtFrom = true)
+    private (ClientConnection Client, MemoryStream Wire) Add(
+        Broadcaster broadcaster, StreamingOptions options, long? from = null, bool expectStartedAtFrom = true, ClientSelection? selection = null)
     {
         var wire = new MemoryStream();
         var transport = new WebSocketTransport(wire);
         var socket = WebSocket.CreateFromStream(transport, new WebSocketCreationOptions { IsServer = true });
         var metrics = new StreamingMetrics(_services.GetRequiredService<IMeterFactory>());
-        var client = new ClientConnection(socket, transport, ClientSelection.All, "127.0.0.1:1", options, metrics, _time, NullLogger.Instance);
+        var client = new ClientConnection(socket, transport, selection ?? ClientSelection.All, "127.0.0.1:1", options, metrics, _time, NullLogger.Instance);
         Assert.True(broadcaster.TryAdd(client, int.MaxValue, from, out var startedAtFrom));
         Assert.Equal(from is not null && expectStartedAtFrom, startedAtFrom);
         return (client, wire);
