@@ -6,7 +6,9 @@ reading) to each of N loopback TCP connections, R rounds a second, as a server f
 to N clients; a receiver process reads them all with epoll. Prints, for the senders: kernel and
 user CPU per send, CPU as a percentage of one core, and how long a round took from its first send
 to its last (the earliest the last client could have the message). The figures are a floor for
-any server: the kernel's send path, not the server's code, sets them.
+any server: the kernel's send path, not the server's code, sets them. CPU time comes from
+getrusage, which this kernel samples at the scheduler tick: the kernel/user split means something
+only over many sends (100,000 or more).
 
     python3 bench/loopback-floor.py --clients 1000 --rate 10 --duration 20
     python3 bench/loopback-floor.py --clients 10000 --rate 4 --duration 15 --senders 2
