@@ -244,7 +244,11 @@ internal sealed class KafkaConsumerService(
         {
             // A short-lived admin client of its own: sharing the consumer's handle (a dependent
             // admin client) makes the consumer's close hang in librdkafka.
-            using var admin = new AdminClientBuilder(_adminConfig).Build();
+            // Its log goes to our logger, not librdkafka's default (raw lines on stderr, outside the
+            // JSON log); what it reports (a broker down) the consumer's error handler reports too.
+            using var admin = new AdminClientBuilder(_adminConfig)
+                .SetLogHandler((_, message) => Log.MetadataClientLog(logger, message.Facility, message.Message))
+                .Build();
             var metadata = admin.GetMetadata(_options.Topic, MetadataTimeout);
             var topic = metadata.Topics.FirstOrDefault(t => t.Topic == _options.Topic);
             if (topic is null || topic.Error.IsError || topic.Partitions.Count == 0)

@@ -27,4 +27,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1007, Level = LogLevel.Information, Message = "Kafka consumer stopped")]
     public static partial void ConsumerStopped(ILogger logger);
+
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Debug, Message = "librdkafka metadata client: {Facility}: {Message}")]
+    public static partial void MetadataClientLog(ILogger logger, string facility, string message);
 }
