@@ -28,26 +28,42 @@ internal static partial class Hosting
 
     /// <summary>
     /// Runs the app; a configuration error stops startup with exit code 1 and one line per
-    /// invalid setting on stderr, instead of a stack trace.
+    /// invalid setting on stderr, instead of a stack trace. So does a server that cannot start
+    /// (an address in use, an HTTPS endpoint without a usable certificate): Kestrel's message
+    /// names the problem, and the host has logged the exception in full.
     /// </summary>
     public static async Task<int> RunWithStartupErrorsAsync(this WebApplication app)
     {
         try
         {
-            // Validate every ValidateOnStart option before the host starts, so a bad setting is
-            // reported as one line instead of the host's "failed to start" stack trace.
-            app.Services.GetRequiredService<IStartupValidator>().Validate();
-            await app.RunAsync();
-            return Environment.ExitCode;
-        }
-        catch (Exception ex) when (Unwrap(ex) is { Count: > 0 } failures)
-        {
-            foreach (var failure in failures)
+            try
             {
-                await Console.Error.WriteLineAsync($"energy-ws: invalid configuration: {failure}");
+                // Validate every ValidateOnStart option before the host starts, so a bad setting is
+                // reported as one line instead of the host's "failed to start" stack trace.
+                app.Services.GetRequiredService<IStartupValidator>().Validate();
+                await app.StartAsync();
+            }
+            catch (Exception ex) when (Unwrap(ex) is { Count: > 0 } failures)
+            {
+                foreach (var failure in failures)
+                {
+                    await Console.Error.WriteLineAsync($"energy-ws: invalid configuration: {failure}");
+                }
+
+                return 1;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                await Console.Error.WriteLineAsync($"energy-ws: failed to start: {ex.Message.ReplaceLineEndings(" ")}");
+                return 1;
             }
 
-            return 1;
+            await app.WaitForShutdownAsync();
+            return Environment.ExitCode;
+        }
+        finally
+        {
+            await app.DisposeAsync();
         }
     }
 

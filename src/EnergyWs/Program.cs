@@ -9,6 +9,7 @@ using EnergyWs.Metrics;
 using EnergyWs.Streaming;
 
 var builder = WebApplication.CreateSlimBuilder(args);
+builder.WebHost.UseKestrelHttpsConfiguration(); // HTTPS endpoints from configuration, which the slim builder leaves out
 
 builder.AddHosting();
 builder.AddDemo();          // before Kafka: the embedded broker must outlive its clients

@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using EnergyWs.Tests.Auth;
 using EnergyWs.Tests.Infrastructure;
 
@@ -13,7 +11,7 @@ namespace EnergyWs.Tests.Aot;
 /// (artifacts/aot/energy-ws, or ENERGYWS_AOT_BINARY) and is skipped without one, unless
 /// ENERGYWS_TEST_AOT=1 demands it.
 /// </summary>
-public sealed partial class AotSmokeTests
+public sealed class AotSmokeTests
 {
     private const string PublishHint =
         "no Native AOT binary: run `dotnet publish src/EnergyWs -c Release -r linux-x64 -p:PublishAot=true -o artifacts/aot` (or set ENERGYWS_AOT_BINARY)";
@@ -23,17 +21,25 @@ public sealed partial class AotSmokeTests
     {
         var binary = RequireBinary();
         var ct = TestContext.Current.CancellationToken;
-        using var process = Start(binary, "--Auth:Enabled=false");
-        try
-        {
-            var url = await ReadWebSocketUrlAsync(process, ct);
-            await using var client = await WsClient.ConnectAsync(url, cancellationToken: ct);
-            AssertIsReading(await client.ReceiveAsync());
-        }
-        finally
-        {
-            await StopAsync(process);
-        }
+        await using var service = ServiceProcess.StartBinary(binary, "--Auth:Enabled=false");
+        var url = await service.ReadWebSocketUrlAsync(ct);
+        await using var client = await WsClient.ConnectAsync(url, cancellationToken: ct);
+        AssertIsReading(await client.ReceiveAsync());
+    }
+
+    /// <summary>HTTPS served by the binary itself, from configuration: Kestrel's TLS survives trimming.</summary>
+    [Fact]
+    public async Task AotBinary_HttpsFromConfiguration_StreamsReadingsOverWss()
+    {
+        var binary = RequireBinary();
+        var ct = TestContext.Current.CancellationToken;
+        using var certificate = new TestCertificate();
+        await using var service = ServiceProcess.StartBinary(binary, "--Auth:Enabled=false", "--urls", "https://127.0.0.1:0",
+            $"--Kestrel:Certificates:Default:Path={certificate.Path}", $"--Kestrel:Certificates:Default:Password={TestCertificate.Password}");
+        var url = await service.ReadWebSocketUrlAsync(ct);
+        Assert.Equal("wss", url.Scheme);
+        await using var client = await WsClient.ConnectAsync(url, options => options.RemoteCertificateValidationCallback = certificate.Validate, cancellationToken: ct);
+        AssertIsReading(await client.ReceiveAsync());
     }
 
     /// <summary>
@@ -46,26 +52,19 @@ public sealed partial class AotSmokeTests
         var binary = RequireBinary();
         var ct = TestContext.Current.CancellationToken;
         await using var provider = await IdentityProvider.StartAsync(ct);
-        using var process = Start(binary,
+        await using var service = ServiceProcess.StartBinary(binary,
             $"--Auth:Authority={provider.Issuer}", $"--Auth:Audience={IdentityProvider.Audience}", "--Auth:RequireHttpsMetadata=false");
-        try
-        {
-            var url = await ReadWebSocketUrlAsync(process, ct);
+        var url = await service.ReadWebSocketUrlAsync(ct);
 
-            var none = await AuthClient.HandshakeAsync(url, cancellationToken: ct);
-            Assert.Equal(HttpStatusCode.Unauthorized, none.Status);
-            var forged = provider.CreateToken(provider.Rsa, d => d.Audience = "someone-else");
-            Assert.Equal(HttpStatusCode.Unauthorized, (await AuthClient.HandshakeAsync(url, AuthClient.Bearer(forged), ct)).Status);
+        var none = await AuthClient.HandshakeAsync(url, cancellationToken: ct);
+        Assert.Equal(HttpStatusCode.Unauthorized, none.Status);
+        var forged = provider.CreateToken(provider.Rsa, d => d.Audience = "someone-else");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await AuthClient.HandshakeAsync(url, AuthClient.Bearer(forged), ct)).Status);
 
-            foreach (var key in new[] { provider.Rsa, provider.Ec })
-            {
-                await using var client = await WsClient.ConnectAsync(url, AuthClient.Bearer(provider.CreateToken(key)), cancellationToken: ct);
-                AssertIsReading(await client.ReceiveAsync());
-            }
-        }
-        finally
+        foreach (var key in new[] { provider.Rsa, provider.Ec })
         {
-            await StopAsync(process);
+            await using var client = await WsClient.ConnectAsync(url, AuthClient.Bearer(provider.CreateToken(key)), cancellationToken: ct);
+            AssertIsReading(await client.ReceiveAsync());
         }
     }
 
@@ -81,58 +80,11 @@ public sealed partial class AotSmokeTests
         return binary;
     }
 
-    /// <summary>The binary in demo mode (its own broker and simulated meter), as a deployment runs it.</summary>
-    private static Process Start(string binary, params string[] args)
-    {
-        var start = new ProcessStartInfo(binary)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = Path.GetDirectoryName(binary)!,
-        };
-        foreach (var arg in new[] { "--urls", "http://127.0.0.1:0", "--Demo:Enabled=true", "--Demo:Interval=00:00:00.100" }.Concat(args))
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        return Process.Start(start) ?? throw new InvalidOperationException("the AOT binary did not start");
-    }
-
-    private static async Task StopAsync(Process process)
-    {
-        process.Kill(entireProcessTree: true);
-        await process.WaitForExitAsync(CancellationToken.None);
-    }
-
     private static void AssertIsReading(string message)
     {
         using var json = JsonDocument.Parse(message);
         Assert.True(json.RootElement.GetProperty("power_w").GetDouble() > 0);
         Assert.Equal(JsonValueKind.String, json.RootElement.GetProperty("timestamp").ValueKind);
-    }
-
-    /// <summary>The demo announces its WebSocket address once Kestrel listens; read it from stdout.</summary>
-    private static async Task<Uri> ReadWebSocketUrlAsync(Process process, CancellationToken cancellationToken)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(Eventually.DefaultTimeout);
-        var seen = new List<string>();
-        while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
-        {
-            seen.Add(line);
-            if (WebSocketUrl().Match(line) is { Success: true } match)
-            {
-                // Keep both pipes read, so a full pipe never blocks the binary's logging.
-                _ = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
-                _ = process.StandardError.ReadToEndAsync(CancellationToken.None);
-                return new Uri(match.Groups[1].Value);
-            }
-        }
-
-        var stderr = await process.StandardError.ReadToEndAsync(cancellationToken);
-        throw new InvalidOperationException($"The AOT binary exited before listening:\n{string.Join('\n', seen)}\n{stderr}");
     }
 
     private static string? FindBinary()
@@ -153,7 +105,4 @@ public sealed partial class AotSmokeTests
 
         return null;
     }
-
-    [GeneratedRegex(@"WebSocket: (ws://\S+)")]
-    private static partial Regex WebSocketUrl();
 }

@@ -27,6 +27,29 @@ public sealed class StartupConfigurationTests
         Assert.DoesNotContain("   at ", stdout + stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(null, "certificate")]
+    [InlineData("/nonexistent/energy-ws.pfx", "/nonexistent/energy-ws.pfx")]
+    public async Task Startup_HttpsWithoutUsableCertificate_ExitsNonZeroWithOneLineSayingSo(string? certificatePath, string named)
+    {
+        var environment = new Dictionary<string, string>
+        {
+            ["Kafka__BootstrapServers"] = "127.0.0.1:9",
+            ["ASPNETCORE_URLS"] = "https://127.0.0.1:0",
+        };
+        if (certificatePath is not null)
+        {
+            environment["Kestrel__Certificates__Default__Path"] = certificatePath;
+        }
+
+        var (exitCode, _, stderr) = await RunServiceAsync(environment);
+
+        Assert.Equal(1, exitCode);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("energy-ws: failed to start: ", line, StringComparison.Ordinal);
+        Assert.Contains(named, line, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Startup_ProductionWithoutBroker_FailsNamingBootstrapServers()
     {

@@ -41,7 +41,11 @@ internal sealed class EnergyWsApp : WebApplicationFactory<Program>
         UseKestrel(options => options.Listen(System.Net.IPAddress.Loopback, 0));
     }
 
+    /// <summary>The plain HTTP address of the endpoint the tests listen on.</summary>
     public Uri BaseAddress { get; private set; } = null!;
+
+    /// <summary>Every address the server listens on (also endpoints configured in settings).</summary>
+    public IReadOnlyList<Uri> Addresses { get; private set; } = [];
 
     public Uri WebSocketUri(string pathAndQuery = "/ws") =>
         new(new UriBuilder(BaseAddress) { Scheme = "ws" }.Uri, pathAndQuery);
@@ -53,7 +57,8 @@ internal sealed class EnergyWsApp : WebApplicationFactory<Program>
     {
         StartServer();
         var addresses = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!;
-        BaseAddress = new Uri(addresses.Addresses.First());
+        Addresses = [.. addresses.Addresses.Select(address => new Uri(address))];
+        BaseAddress = Addresses.First(address => address.Scheme == Uri.UriSchemeHttp);
         await Eventually.TrueAsync(() => Get<ConsumerState>().Assigned, "the consumer is assigned", cancellationToken);
         return this;
     }

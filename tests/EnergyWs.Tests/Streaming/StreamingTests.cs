@@ -78,26 +78,36 @@ public sealed class StreamingTests
     }
 
     [Fact]
-    public async Task Connect_WithKestrelConfiguredForHttps_WritesGoThroughKestrelWithItsDefaultBuffer()
+    public async Task Connect_OverHttpsServedByKestrelFromConfiguration_ReceivesReadingsThroughItsTls()
     {
-        // Writes over TLS must go through Kestrel, and the 2-byte transport buffer would make each
-        // wait for its send. (The test server's endpoint is set in code and overrides this URL, so
-        // the client still connects in plain HTTP: what is checked is that the setting is seen.)
+        // Writes over TLS must go through Kestrel (written to the socket directly they would be
+        // plaintext in a TLS stream, and the client could not read them), and the 2-byte transport
+        // buffer would make each wait for its send.
+        using var certificate = new TestCertificate();
         using var kafka = new TestKafka();
         var topic = await kafka.CreateTopicAsync();
-        var settings = new Dictionary<string, string?> { ["urls"] = "https://127.0.0.1:0" };
+        var settings = new Dictionary<string, string?>
+        {
+            ["Kestrel:Endpoints:Tls:Url"] = "https://127.0.0.1:0",
+            ["Kestrel:Endpoints:Tls:Certificate:Path"] = certificate.Path,
+            ["Kestrel:Endpoints:Tls:Certificate:Password"] = TestCertificate.Password,
+        };
         await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, settings).StartAsync(Ct);
-        await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
+        var https = app.Addresses.Single(address => address.Scheme == Uri.UriSchemeHttps);
+        await using var client = await WsClient.ConnectAsync(
+            new UriBuilder(https) { Scheme = "wss", Path = "/ws" }.Uri,
+            options => options.RemoteCertificateValidationCallback = certificate.Validate,
+            cancellationToken: Ct);
         await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 1, "the client is registered", Ct);
 
         Assert.False(Assert.Single(app.Get<Broadcaster>().Snapshot()).WritesToSocket);
         Assert.NotEqual(2, app.Get<IOptions<SocketTransportOptions>>().Value.MaxWriteBufferSize);
         using (var producer = kafka.CreateProducer())
         {
-            await SeedReadings.ProduceAsync(producer, topic, [SeedReadings.Json(1)]);
+            await SeedReadings.ProduceAsync(producer, topic, [SeedReadings.Json(1), SeedReadings.Json(2)]);
         }
 
-        Assert.Equal(SeedReadings.Json(1), await client.ReceiveAsync());
+        Assert.Equal([SeedReadings.Json(1), SeedReadings.Json(2)], await client.ReceiveManyAsync(2));
     }
 
     [Theory]
