@@ -53,6 +53,9 @@ internal sealed class Broadcaster
     /// <summary>The most frames a client may be behind (<see cref="StreamingOptions.QueueCapacity"/>); older ones are dropped for it.</summary>
     public int Capacity { get; }
 
+    /// <summary>Frames the ring holds: one more than this far behind the head is overwritten.</summary>
+    public int Length => _ringMask + 1;
+
     /// <summary>Ring index the next published frame will get.</summary>
     public long Head => Volatile.Read(ref _head);
 

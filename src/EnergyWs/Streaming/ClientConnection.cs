@@ -386,8 +386,9 @@ internal sealed class ClientConnection
         {
             if (ring.Head - cursor > ring.Capacity || ring.At(cursor) is not { } frame)
             {
-                // Too far behind (or lapped while reading): skip to the newest frames it may have.
-                var resume = Math.Max(ring.Head - ring.Capacity, cursor + 1);
+                // Too far behind (or lapped while reading): skip to the newest frames it may have,
+                // but not past a selection change, so each skipped frame is judged by its selection.
+                var resume = Math.Min(Math.Max(ring.Head - ring.Capacity, cursor + 1), until);
                 _metrics.FramesDropped("queue_full", CountWanted(ring, cursor, resume));
                 cursor = resume;
                 continue;
@@ -424,12 +425,14 @@ internal sealed class ClientConnection
     /// <summary>
     /// How many of the frames in [<paramref name="from"/>, <paramref name="to"/>) this client would
     /// have been sent: a client that selected some meters loses only those. A frame already
-    /// overwritten cannot be checked and counts as lost.
+    /// overwritten cannot be checked and counts as lost; only the ones still in the ring are
+    /// looked at (at most about <see cref="Broadcaster.Capacity"/>), however far behind the client is.
     /// </summary>
     private long CountWanted(Broadcaster ring, long from, long to)
     {
-        var wanted = 0L;
-        for (var i = from; i < to; i++)
+        var checkFrom = Math.Clamp(ring.Head - ring.Length, from, to);
+        var wanted = checkFrom - from;
+        for (var i = checkFrom; i < to; i++)
         {
             if (ring.At(i) is not { } frame ||
                 (frame.Sequence > SkipThroughSequence && _writerSelection.Accepts(frame.Reading)))

@@ -90,6 +90,31 @@ public sealed class OverloadTests : IDisposable
     }
 
     [Fact]
+    public async Task ClientThatChangedSelectionWhileFarBehind_IsCountedAsMissingWhatEachSelectionWanted()
+    {
+        var options = new StreamingOptions { QueueCapacity = 8 };
+        var broadcaster = new Broadcaster(Options.Create(options));
+        var (client, wire) = Add(broadcaster, options, selection: new ClientSelection(new HashSet<string> { "a" }, null));
+
+        // Its write is pending: a 1 and b 1 under its first selection, then it switches to meter b.
+        Publish(broadcaster, "a", 1);
+        Publish(broadcaster, "b", 1);
+        client.Selection = new ClientSelection(new HashSet<string> { "b" }, null);
+        Publish(broadcaster, "a", 2);
+        Publish(broadcaster, "a", 3);
+        for (var i = 2; i <= 9; i++)
+        {
+            Publish(broadcaster, "b", i);
+        }
+
+        await SendPendingAsync(client);
+
+        // Skipped: a 1 (wanted then), b 1 (not yet), a 2 and a 3 (no longer).
+        Assert.Equal(Enumerable.Range(2, 8).Select(i => $"b {i}"), await ReadAsync(wire));
+        Assert.Equal(1, _totals.Total("energyws_frames_dropped_total", "queue_full"));
+    }
+
+    [Fact]
     public async Task ClientAddedFromTheHeadReadBeforeItsUpgrade_GetsTheReadingsPublishedDuringTheHandshake()
     {
         var options = new StreamingOptions();
