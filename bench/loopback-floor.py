@@ -23,8 +23,8 @@ import statistics
 import time
 
 
-def receive(listener, clients, expected_bytes, ready):
-    """Accepts every connection, signals ready, reads until everything sent has arrived."""
+def receive(listener, clients, expected_bytes, ready, deadline):
+    """Accepts every connection, signals ready, reads until everything sent has arrived (or the deadline)."""
     poller = select.epoll()
     conns = {}
     for _ in range(clients):
@@ -34,7 +34,7 @@ def receive(listener, clients, expected_bytes, ready):
         poller.register(conn.fileno(), select.EPOLLIN)
     os.write(ready, b"r")
     received = 0
-    while received < expected_bytes:
+    while received < expected_bytes and time.monotonic() < deadline:
         for fd, _ in poller.poll(1.0):
             try:
                 received += len(conns[fd].recv(65536))
@@ -45,20 +45,20 @@ def receive(listener, clients, expected_bytes, ready):
 def send(socks, message, rounds, rate, start, out):
     """Sends one message per socket per round at the given rate; reports CPU and round times."""
     before = resource.getrusage(resource.RUSAGE_SELF)
-    round_ms = []
+    spans = []
     for i in range(rounds):
         delay = start + i / rate - time.monotonic()
         if delay > 0:
             time.sleep(delay)
         first = time.monotonic()
         for s in socks:
-            s.send(message)
-        round_ms.append((time.monotonic() - first) * 1000)
+            s.sendall(message)
+        spans.append((first, time.monotonic()))
     after = resource.getrusage(resource.RUSAGE_SELF)
     os.write(out, (json.dumps({
         "kernel_s": after.ru_stime - before.ru_stime,
         "user_s": after.ru_utime - before.ru_utime,
-        "round_ms": round_ms,
+        "spans": spans,
     }) + "\n").encode())
 
 
@@ -71,6 +71,13 @@ def main():
     parser.add_argument("--senders", type=int, default=1)
     args = parser.parse_args()
 
+    # Each connection is a descriptor in the sender and one in the receiver.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < args.clients + 100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        if hard < args.clients + 100:
+            parser.error(f"--clients {args.clients} needs more open files than the hard limit ({hard})")
+
     # A server-to-client text frame: FIN + text opcode, 16-bit length, payload.
     message = b"\x81\x7e" + (args.size - 4).to_bytes(2, "big") + b"x" * (args.size - 4)
     rounds = int(args.rate * args.duration)
@@ -81,7 +88,8 @@ def main():
     ready_r, ready_w = os.pipe()
     receiver = os.fork()
     if receiver == 0:
-        receive(listener, args.clients, rounds * args.clients * len(message), ready_w)
+        deadline = time.monotonic() + args.duration + 60
+        receive(listener, args.clients, rounds * args.clients * len(message), ready_w, deadline)
         os._exit(0)
 
     socks = []
@@ -108,10 +116,14 @@ def main():
     with os.fdopen(results_r) as results:
         os.close(results_w)
         reports = [json.loads(line) for line in results]
+    if len(reports) != args.senders:
+        raise SystemExit(f"{args.senders - len(reports)} of {args.senders} sender processes failed")
     kernel = sum(r["kernel_s"] for r in reports)
     user = sum(r["user_s"] for r in reports)
-    # A round ends when its slowest sender is done.
-    rounds_ms = sorted(max(r["round_ms"][i] for r in reports) for i in range(rounds))
+    # A round runs from its first send in any sender to its last in any (one monotonic clock for all).
+    rounds_ms = sorted(
+        (max(r["spans"][i][1] for r in reports) - min(r["spans"][i][0] for r in reports)) * 1000
+        for i in range(rounds))
     sends = rounds * args.clients
     print(json.dumps({
         "clients": args.clients, "rate": args.rate, "senders": args.senders, "sends": sends,
