@@ -42,7 +42,15 @@ internal sealed partial class StartupHeapCompaction(ConsumerState consumer, Time
                 break;
             }
 
-            await Task.Delay(PollInterval, time, stoppingToken);
+            try
+            {
+                await Task.Delay(PollInterval, time, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                // Stopping before it was ever ready (a failed start): nothing to compact, nothing wrong.
+                return;
+            }
         }
 
         Collect();

@@ -42,6 +42,24 @@ public sealed class StartupMemoryTests
         await service.StopAsync(Ct);
     }
 
+    [Fact]
+    public async Task StoppedBeforeReady_EndsQuietlyWithoutCompacting()
+    {
+        // What a failed start does: the host stops its services before the consumer was assigned.
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var logger = new FakeLogger<StartupHeapCompaction>();
+        var collections = 0;
+        using var service = new StartupHeapCompaction(new ConsumerState(time), time, logger) { Collect = () => collections++ };
+        await service.StartAsync(Ct);
+        await LooksAgainAsync(service, time);
+
+        await service.StopAsync(Ct);
+
+        Assert.True(service.ExecuteTask!.IsCompletedSuccessfully, "a service that faults on stopping is logged by the host as failed");
+        Assert.Equal(0, collections);
+        Assert.Empty(logger.Collector.GetSnapshot());
+    }
+
     /// <summary>Advances the fake clock until the service has checked readiness once more.</summary>
     private static Task LooksAgainAsync(StartupHeapCompaction service, FakeTimeProvider time)
     {
