@@ -51,6 +51,25 @@ public sealed class StartupConfigurationTests
     }
 
     [Fact]
+    public async Task Startup_AddressInUse_ExitsNonZeroWithOneLineNamingIt()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var address = $"http://127.0.0.1:{((System.Net.IPEndPoint)taken.LocalEndpoint).Port}";
+
+        var (exitCode, _, stderr) = await RunServiceAsync(new()
+        {
+            ["Kafka__BootstrapServers"] = "127.0.0.1:9",
+            ["ASPNETCORE_URLS"] = address,
+        });
+
+        Assert.Equal(1, exitCode);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("energy-ws: failed to start: ", line, StringComparison.Ordinal);
+        Assert.Contains(address, line, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Startup_ProductionWithoutBroker_FailsNamingBootstrapServers()
     {
         var (exitCode, _, stderr) = await RunServiceAsync(new());
