@@ -42,12 +42,7 @@ public sealed class StartupConfigurationTests
             environment["Kestrel__Certificates__Default__Path"] = certificatePath;
         }
 
-        var (exitCode, _, stderr) = await RunServiceAsync(environment);
-
-        Assert.Equal(1, exitCode);
-        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.StartsWith("energy-ws: failed to start: ", line, StringComparison.Ordinal);
-        Assert.Contains(named, line, StringComparison.Ordinal);
+        AssertFailedToStartWithOneLineNaming(named, await RunServiceAsync(environment));
     }
 
     [Fact]
@@ -57,16 +52,11 @@ public sealed class StartupConfigurationTests
         taken.Start();
         var address = $"http://127.0.0.1:{((System.Net.IPEndPoint)taken.LocalEndpoint).Port}";
 
-        var (exitCode, _, stderr) = await RunServiceAsync(new()
+        AssertFailedToStartWithOneLineNaming(address, await RunServiceAsync(new()
         {
             ["Kafka__BootstrapServers"] = "127.0.0.1:9",
             ["ASPNETCORE_URLS"] = address,
-        });
-
-        Assert.Equal(1, exitCode);
-        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.StartsWith("energy-ws: failed to start: ", line, StringComparison.Ordinal);
-        Assert.Contains(address, line, StringComparison.Ordinal);
+        }));
     }
 
     [Fact]
@@ -76,6 +66,15 @@ public sealed class StartupConfigurationTests
 
         Assert.Equal(1, exitCode);
         Assert.Contains("Kafka:BootstrapServers", stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>Exit code 1 and, on stderr, only the one line that says what kept the server from starting.</summary>
+    private static void AssertFailedToStartWithOneLineNaming(string named, (int ExitCode, string Stdout, string Stderr) run)
+    {
+        Assert.Equal(1, run.ExitCode);
+        var line = Assert.Single(run.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("energy-ws: failed to start: ", line, StringComparison.Ordinal);
+        Assert.Contains(named, line, StringComparison.Ordinal);
     }
 
     private static async Task<(int ExitCode, string Stdout, string Stderr)> RunServiceAsync(Dictionary<string, string> environment)
