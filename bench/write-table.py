@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Turns bench/run-scenarios.sh results (JSON lines) into the README table, with the machine."""
+"""Turns bench/run-scenarios.sh results (JSON lines) into the table in docs/performance.md, with the machine."""
 import datetime
 import json
 import os
