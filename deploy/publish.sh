@@ -12,7 +12,7 @@ case "$arch" in
 esac
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
-# Native AOT: one self-contained executable (README, Native AOT: idle RSS 38 MB against 83-88 MB
+# Native AOT: one self-contained executable (docs/performance.md: idle RSS 37 MB against 83-88 MB
 # on the JIT runtime), so the runtime image needs no .NET. Cross-architecture publishes need the
 # target's C toolchain (deploy/aot-cross-toolchain.sh). The .dbg symbol file stays out.
 dotnet publish "$root/src/EnergyWs/EnergyWs.csproj" -c Release -r "$rid" -p:PublishAot=true \

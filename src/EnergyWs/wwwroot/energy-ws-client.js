@@ -44,7 +44,7 @@ const DEFAULTS = Object.freeze({
   resumeSpan: 60000,
 });
 
-/** Close codes the server uses (see README "Protocol"). */
+/** Close codes the server uses (see docs/protocol.md, "Close codes"). */
 export const CloseCodes = Object.freeze({
   normal: 1000,
   goingAway: 1001,
