@@ -1,4 +1,5 @@
 using System.Text.Json;
+using EnergyWs.Readings;
 using EnergyWs.Streaming;
 
 namespace EnergyWs.Protocol;
@@ -30,6 +31,13 @@ internal sealed class ControlMessage
         message = new ControlMessage();
         code = "";
         error = "";
+
+        // Text and binary frames alike reach here unvalidated; after this check reading a string cannot throw.
+        if (!JsonValues.HasReadableText(json))
+        {
+            return Fail(ErrorCodes.InvalidJson, "The message is not valid UTF-8 text, or escapes an unpaired surrogate.", out code, out error);
+        }
+
         try
         {
             var reader = new Utf8JsonReader(json, ReaderOptions);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace EnergyWs.Readings;
 
@@ -135,6 +136,51 @@ internal static class JsonValues
         return end - dot - 1 > 7 &&
             DateTimeOffset.TryParse(string.Concat(text.AsSpan(0, dot + 8), text.AsSpan(end)), CultureInfo.InvariantCulture, styles, out timestamp);
     }
+
+    /// <summary>
+    /// Whether every string in this JSON text can be read: the bytes are UTF-8 and no <c>\u</c>
+    /// escape leaves a UTF-16 surrogate unpaired. System.Text.Json parses both without complaint and
+    /// throws only when such a string (or property name) is read, so untrusted JSON that passes this
+    /// check may be read with <c>GetString</c>, property lookups and enumeration without throwing.
+    /// </summary>
+    /// <remarks>Escapes are only looked at where a backslash occurs; text without one costs one vectorized UTF-8 scan.</remarks>
+    public static bool HasReadableText(ReadOnlySpan<byte> json)
+    {
+        if (!Utf8.IsValid(json))
+        {
+            return false;
+        }
+
+        var at = json.IndexOf((byte)'\\');
+        while (at >= 0)
+        {
+            json = json[at..];
+            if (json.Length >= 6 && json[1] == (byte)'u' && TryHex4(json[2..6], out var unit) && char.IsSurrogate((char)unit))
+            {
+                // A high surrogate must be followed at once by an escaped low one; a low one alone is unpaired.
+                if (!char.IsHighSurrogate((char)unit) ||
+                    json.Length < 12 || json[6] != (byte)'\\' || json[7] != (byte)'u' ||
+                    !TryHex4(json[8..12], out var low) || !char.IsLowSurrogate((char)low))
+                {
+                    return false;
+                }
+
+                json = json[12..];
+            }
+            else
+            {
+                // Any other escape is two bytes or more; a malformed one is the parser's to reject.
+                json = json[Math.Min(2, json.Length)..];
+            }
+
+            at = json.IndexOf((byte)'\\');
+        }
+
+        return true;
+    }
+
+    private static bool TryHex4(ReadOnlySpan<byte> hex, out int value) =>
+        int.TryParse(hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value);
 
     /// <summary>
     /// After a parse failure: was it nesting beyond <paramref name="limit"/>? Scans brackets

@@ -239,8 +239,8 @@ internal sealed class ClientConnection
         if (first == reader)
         {
             // The client closed (or the socket broke): echo its close if the handshake is still open.
-            var clientClosed = await reader;
-            Close(clientClosed ? CloseReason.ClientClosed : CloseReason.ConnectionLost);
+            // The reader never faults; a reason it set itself (ServerError, MessageTooBig) wins.
+            Close(reader.IsCompletedSuccessfully && reader.Result ? CloseReason.ClientClosed : CloseReason.ConnectionLost);
         }
 
         reason = await _closeRequested.Task;
@@ -511,7 +511,10 @@ internal sealed class ClientConnection
         }
     }
 
-    /// <summary>Reads client messages; returns true when the client sent a close frame, false when the socket broke.</summary>
+    /// <summary>
+    /// Reads client messages; returns true when the client sent a close frame, false when the socket
+    /// broke or reading failed. Never throws: every way it ends reaches RunAsync's close.
+    /// </summary>
     private async Task<bool> ReadLoopAsync()
     {
         // Idle clients wait on a small buffer; a larger one is rented only while a long message arrives.
@@ -572,6 +575,15 @@ internal sealed class ClientConnection
         }
         catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException)
         {
+            return false;
+        }
+#pragma warning disable CA1031 // A bug in reading or handling a message must close this connection through RunAsync, not fault the reader.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            // The reason is set before RunAsync sees the reader end, so the client gets 1011 and a close handshake.
+            Log.ReaderFailed(_logger, ex, Remote);
+            Close(CloseReason.ServerError);
             return false;
         }
         finally

@@ -21,6 +21,9 @@ internal readonly record struct CloseReason(WebSocketCloseStatus Status, string 
 
     public static CloseReason RateLimited { get; } = new(WebSocketCloseStatus.PolicyViolation, "rate limited", "rate_limited");
 
+    /// <summary>1011: the server failed handling the client's message (a bug, logged); the client may reconnect.</summary>
+    public static CloseReason ServerError { get; } = new(WebSocketCloseStatus.InternalServerError, "server error", "server_error");
+
     /// <summary>Not sent: the connection broke (reset, failed send, missed pong).</summary>
     public static CloseReason ConnectionLost { get; } = new(WebSocketCloseStatus.Empty, "", "connection_lost");
 }

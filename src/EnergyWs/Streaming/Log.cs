@@ -28,6 +28,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 3008, Level = LogLevel.Debug, Message = "Connection attempt from {RemoteIp} rate-limited")]
     public static partial void ConnectRateLimited(ILogger logger, string remoteIp);
 
+    [LoggerMessage(EventId = 3010, Level = LogLevel.Error, Message = "Reading a message from client {Remote} failed; connection closed")]
+    public static partial void ReaderFailed(ILogger logger, Exception exception, string remote);
+
     [LoggerMessage(EventId = 3009, Level = LogLevel.Error, Message = "Writer for client {Remote} failed; connection closed")]
     public static partial void WriterFailed(ILogger logger, Exception exception, string remote);
 }
