@@ -10,6 +10,9 @@ internal static class DecodeReasons
     public const string TooLarge = "too_large";
     public const string TooDeep = "too_deep";
     public const string NotJson = "not_json";
+
+    /// <summary>JSON whose text cannot be read as strings: bytes that are not UTF-8, or an escaped lone UTF-16 surrogate.</summary>
+    public const string BadText = "bad_text";
     public const string UnknownFormat = "unknown_format";
     public const string BadNumber = "bad_number";
     public const string NonFinite = "non_finite";
@@ -21,4 +24,7 @@ internal static class DecodeReasons
 
     /// <summary>A well-formed message that carries no meter values (a switch status, an event, a Gen1 metric we do not map).</summary>
     public const string NoReadings = "no_readings";
+
+    /// <summary>The decoder itself failed on the record (a bug, logged with its stack trace at most once per interval).</summary>
+    public const string DecoderError = "decoder_error";
 }

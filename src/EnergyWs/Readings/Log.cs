@@ -8,8 +8,9 @@ internal static partial class Log
         Message = "Skipped record {Topic}/{Partition}@{Offset}: {Reason} ({Suppressed} similar skipped since the last report)")]
     public static partial void RecordSkipped(this ILogger logger, string topic, int partition, long offset, string reason, long suppressed);
 
-    [LoggerMessage(EventId = 2002, Level = LogLevel.Error, Message = "Decoder failed on record {Topic}/{Partition}@{Offset}")]
-    public static partial void DecoderFailed(this ILogger logger, Exception exception, string topic, int partition, long offset);
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Error,
+        Message = "Decoder failed on record {Topic}/{Partition}@{Offset}; skipped ({Suppressed} more failures since the last report)")]
+    public static partial void DecoderFailed(this ILogger logger, Exception exception, string topic, int partition, long offset, long suppressed);
 
     [LoggerMessage(EventId = 2003, Level = LogLevel.Information,
         Message = "Energy counter of {Device}/{Channel} went back from {Previous} to {Current} kWh at {Topic}/{Partition}@{Offset} (meter reset?); accepted ({Suppressed} more since the last report)")]

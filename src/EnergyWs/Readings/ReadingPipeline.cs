@@ -22,6 +22,8 @@ internal sealed class ReadingPipeline(
     private long _sequence;
     private long _lastSkipLog = long.MinValue;
     private long _suppressedSkips;
+    private long _lastFailureLog = long.MinValue;
+    private long _suppressedFailures;
 
     /// <summary>Event raised (on the consumer thread) for each published frame; history hooks in here.</summary>
     public event Action<ReadingFrame>? Published;
@@ -39,8 +41,14 @@ internal sealed class ReadingPipeline(
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            logger.DecoderFailed(ex, record.Topic, record.Partition, record.Offset);
-            result = DecodeResult.Invalid("decoder_error");
+            // Only a last resort: every known bad input is a reason of its own. A producer that keeps
+            // hitting such a bug still costs one stack trace per interval, not one per record.
+            if (ShouldLog(ref _lastFailureLog, ref _suppressedFailures, out var suppressed))
+            {
+                logger.DecoderFailed(ex, record.Topic, record.Partition, record.Offset, suppressed);
+            }
+
+            result = DecodeResult.Invalid(DecodeReasons.DecoderError);
             _scratch.Clear();
         }
 
@@ -67,15 +75,26 @@ internal sealed class ReadingPipeline(
 
     private void LogSkipped(in KafkaRecord record, string reason)
     {
-        var now = timeProvider.GetTimestamp();
-        if (_lastSkipLog != long.MinValue && timeProvider.GetElapsedTime(_lastSkipLog, now) < SkipLogInterval)
+        if (ShouldLog(ref _lastSkipLog, ref _suppressedSkips, out var suppressed))
         {
-            _suppressedSkips++;
-            return;
+            logger.RecordSkipped(record.Topic, record.Partition, record.Offset, reason, suppressed);
+        }
+    }
+
+    /// <summary>True at most once per <see cref="SkipLogInterval"/>; <paramref name="suppressed"/> is how many were held back since.</summary>
+    private bool ShouldLog(ref long last, ref long suppressedCount, out long suppressed)
+    {
+        var now = timeProvider.GetTimestamp();
+        if (last != long.MinValue && timeProvider.GetElapsedTime(last, now) < SkipLogInterval)
+        {
+            suppressedCount++;
+            suppressed = 0;
+            return false;
         }
 
-        logger.RecordSkipped(record.Topic, record.Partition, record.Offset, reason, _suppressedSkips);
-        _lastSkipLog = now;
-        _suppressedSkips = 0;
+        suppressed = suppressedCount;
+        suppressedCount = 0;
+        last = now;
+        return true;
     }
 }

@@ -136,7 +136,10 @@ internal sealed class RecordDecoder
 
         using (document)
         {
-            return DecodeElement(document.RootElement, topic, nesting);
+            // Past this check no string the decoders read can throw (see HasReadableText).
+            return JsonValues.HasReadableText(span)
+                ? DecodeElement(document.RootElement, topic, nesting)
+                : DecodeReasons.BadText;
         }
     }
 
