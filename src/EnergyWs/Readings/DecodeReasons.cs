@@ -13,6 +13,7 @@ internal static class DecodeReasons
 
     /// <summary>JSON whose text cannot be read as strings: bytes that are not UTF-8, or an escaped lone UTF-16 surrogate.</summary>
     public const string BadText = "bad_text";
+
     public const string UnknownFormat = "unknown_format";
     public const string BadNumber = "bad_number";
     public const string NonFinite = "non_finite";
