@@ -66,6 +66,13 @@ internal sealed partial class EmbeddedKafkaBroker : IDisposable
         }
     }
 
+    /// <summary>Deletes a topic (the mock cannot add partitions to one; tests create it again with more).</summary>
+    public void DeleteTopic(string topic) => Check(NativeMethods.rd_kafka_mock_topic_delete(Cluster, topic));
+
+    /// <summary>Moves a partition's leadership to a broker (ids start at 1); clients learn it from metadata.</summary>
+    public void SetPartitionLeader(string topic, int partition, int brokerId) =>
+        Check(NativeMethods.rd_kafka_mock_partition_set_leader(Cluster, topic, partition, brokerId));
+
     /// <summary>Takes a broker down (ids start at 1): connections drop and requests fail.</summary>
     public void SetBrokerDown(int brokerId = 1) => Check(NativeMethods.rd_kafka_mock_broker_set_down(Cluster, brokerId));
 
@@ -154,6 +161,12 @@ internal sealed partial class EmbeddedKafkaBroker : IDisposable
 
         [LibraryImport(Librdkafka.LibraryName, StringMarshalling = StringMarshalling.Utf8)]
         internal static partial int rd_kafka_mock_topic_create(nint cluster, string topic, int partitions, int replicationFactor);
+
+        [LibraryImport(Librdkafka.LibraryName, StringMarshalling = StringMarshalling.Utf8)]
+        internal static partial int rd_kafka_mock_topic_delete(nint cluster, string topic);
+
+        [LibraryImport(Librdkafka.LibraryName, StringMarshalling = StringMarshalling.Utf8)]
+        internal static partial int rd_kafka_mock_partition_set_leader(nint cluster, string topic, int partition, int brokerId);
 
         [LibraryImport(Librdkafka.LibraryName)]
         internal static partial int rd_kafka_mock_broker_set_down(nint cluster, int brokerId);

@@ -10,8 +10,11 @@ internal static class SeedReadings
     private static readonly DateTimeOffset Start = new(2026, 1, 8, 19, 30, 0, TimeSpan.Zero);
 
     /// <summary>The i-th test reading, in the exact compact wire form the service must emit.</summary>
-    public static string Json(int i) => string.Create(CultureInfo.InvariantCulture,
-        $"{{\"timestamp\":\"{Start.AddSeconds(i):yyyy-MM-dd'T'HH:mm:ss'Z'}\",\"power_w\":{2450.5 + i},\"voltage\":230.2,\"current\":10.64,\"energy_kwh\":{145.3 + (i * 0.001):0.###}}}");
+    public static string Json(int i) => Json(i, Start);
+
+    /// <summary>The i-th reading counted from <paramref name="start"/> (whole seconds; recent ones stay within the history window).</summary>
+    public static string Json(int i, DateTimeOffset start) => string.Create(CultureInfo.InvariantCulture,
+        $"{{\"timestamp\":\"{start.AddSeconds(i):yyyy-MM-dd'T'HH:mm:ss'Z'}\",\"power_w\":{2450.5 + i},\"voltage\":230.2,\"current\":10.64,\"energy_kwh\":{145.3 + (i * 0.001):0.###}}}");
 
     /// <summary>
     /// Produces to partition 0, so order is defined even where the broker auto-creates topics with

@@ -15,12 +15,13 @@ internal sealed class TestKafka : IDisposable
 
     private readonly EmbeddedKafkaBroker? _embedded;
 
-    public TestKafka()
+    /// <param name="brokerCount">Brokers of the embedded cluster (ignored against an external broker).</param>
+    public TestKafka(int brokerCount = 1)
     {
         var external = Environment.GetEnvironmentVariable(ExternalVariable);
         if (string.IsNullOrWhiteSpace(external))
         {
-            _embedded = new EmbeddedKafkaBroker();
+            _embedded = new EmbeddedKafkaBroker(brokerCount);
             BootstrapServers = _embedded.BootstrapServers;
         }
         else
