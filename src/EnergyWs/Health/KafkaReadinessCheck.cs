@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 
 namespace EnergyWs.Health;
 
-/// <summary>Ready when the consumer holds its partitions and the broker answered recently.</summary>
+/// <summary>Ready when the consumer holds every partition of the topic, has rebuilt history and the broker answered recently.</summary>
 internal sealed class KafkaReadinessCheck(ConsumerState state, IOptions<KafkaOptions> options) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
@@ -13,7 +13,14 @@ internal sealed class KafkaReadinessCheck(ConsumerState state, IOptions<KafkaOpt
         var staleAfter = options.Value.ProbeInterval * 3;
         var since = state.SinceLastContact;
         HealthCheckResult result;
-        if (!state.Assigned)
+        var waiting = state.Unassigned;
+        if (waiting.Count > 0)
+        {
+            // A partition that is listed but not read loses its readings for every client.
+            var names = string.Join(", ", waiting.Select(w => w.Key));
+            result = HealthCheckResult.Unhealthy($"waiting for {options.Value.Topic} partition{(waiting.Count == 1 ? "" : "s")} {names} to be assigned" + Detail(waiting[^1].Value));
+        }
+        else if (!state.Assigned)
         {
             result = HealthCheckResult.Unhealthy($"not assigned to {options.Value.Topic} yet" + Detail(state.LastError));
         }

@@ -9,6 +9,9 @@ namespace EnergyWs.Kafka;
 internal sealed class ConsumerState(TimeProvider time)
 {
     private readonly ConcurrentDictionary<int, PartitionProgress> _partitions = new();
+
+    // Partitions the topic's metadata lists that are not assigned yet, with why (the last error).
+    private readonly ConcurrentDictionary<int, string> _waiting = new();
     private long _lastContact;
     private volatile bool _brokersDown;
     private volatile string? _lastError;
@@ -33,6 +36,9 @@ internal sealed class ConsumerState(TimeProvider time)
 
     public IEnumerable<KeyValuePair<int, PartitionProgress>> Partitions => _partitions;
 
+    /// <summary>Partitions known to exist but not assigned yet, in order, each with why.</summary>
+    public IReadOnlyList<KeyValuePair<int, string>> Unassigned => [.. _waiting.OrderBy(w => w.Key)];
+
     /// <summary>
     /// True while any partition is still below the offset where live reading began: the history
     /// read back at start is not complete yet, so a client connecting now would miss part of it.
@@ -41,8 +47,29 @@ internal sealed class ConsumerState(TimeProvider time)
 
     /// <param name="nextOffset">Where reading starts.</param>
     /// <param name="liveFrom">Offsets below this are history read back at start (not broadcast live).</param>
-    public void AddPartition(int partition, long nextOffset, long liveFrom) =>
+    public void AddPartition(int partition, long nextOffset, long liveFrom)
+    {
         _partitions.TryAdd(partition, new PartitionProgress { Position = nextOffset, HighWatermark = nextOffset, LiveFrom = liveFrom });
+        _waiting.TryRemove(partition, out _);
+    }
+
+    /// <summary>The topic lists a partition that is not assigned yet.</summary>
+    public void Discovered(int partition)
+    {
+        if (!_partitions.ContainsKey(partition))
+        {
+            _waiting.TryAdd(partition, "not assigned yet");
+        }
+    }
+
+    /// <summary>A partition could not be assigned (its watermarks or the assignment failed); it is retried.</summary>
+    public void Waiting(int partition, string reason)
+    {
+        if (!_partitions.ContainsKey(partition))
+        {
+            _waiting[partition] = reason;
+        }
+    }
 
     public void Consumed(int partition, long offset)
     {

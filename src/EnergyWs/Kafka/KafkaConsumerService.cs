@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Confluent.Kafka;
 using EnergyWs.Readings;
 using Microsoft.Extensions.Hosting;
@@ -12,9 +13,11 @@ namespace EnergyWs.Kafka;
 /// </summary>
 /// <remarks>
 /// Every replica reads every partition: partitions are assigned by this service (never by the
-/// group coordinator), starting at the live end; partitions that appear later are read from their
-/// beginning. Positions are still committed under <see cref="KafkaOptions.GroupId"/> so Kafka tools
-/// can show this service's lag.
+/// group coordinator), each once and only after its watermarks were read. Partitions of the first
+/// metadata seen start at the live end; partitions that appear later are read from their
+/// beginning. A partition whose leader cannot be reached is retried on its own (the others are
+/// read meanwhile) and keeps the rule it was discovered under. Positions are still committed under
+/// <see cref="KafkaOptions.GroupId"/> so Kafka tools can show this service's lag.
 /// </remarks>
 internal sealed class KafkaConsumerService(
     IOptions<KafkaOptions> options,
@@ -27,15 +30,33 @@ internal sealed class KafkaConsumerService(
     private static readonly TimeSpan ConsumeTimeout = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan MetadataTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan ErrorLogInterval = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan FirstRetry = TimeSpan.FromSeconds(1);
 
     private readonly KafkaOptions _options = options.Value;
     private readonly CancellationTokenSource _stopping = new();
-    private readonly HashSet<int> _assigned = [];
-    private readonly Dictionary<int, long> _liveFrom = [];
+
+    // The refresh task decides what to assign; the consumer thread assigns it. Invariant: a
+    // partition is in _requested from the moment its assignment is queued until the end of the
+    // process (removed only when IncrementalAssign refused it), so each is assigned exactly once.
+    private readonly ConcurrentDictionary<int, byte> _requested = new();
+    private readonly ConcurrentQueue<PartitionRule> _toAssign = new();
+
+    // Refresh task only: the partitions of the first metadata seen (the start-up rule applies to
+    // them however late their leader answers), and those whose first watermark query failed.
+    private readonly HashSet<int> _knownAtStart = [];
+    private readonly HashSet<int> _queryFailed = [];
+    private bool _metadataSeen;
+    private bool _refreshFailedBeforeMetadata;
+    private long _lastQueryFailureLog = long.MinValue;
+
+    // Consumer thread only: how records of each partition are classified (live or history).
+    private readonly Dictionary<int, PartitionRule> _liveRules = [];
     private IConsumer<byte[], byte[]>? _consumer;
     private AdminClientConfig? _adminConfig;
+    private DateTimeOffset _startedAt;
     private Thread? _thread;
     private Task? _probe;
+    private Task? _refresh;
     private long _lastErrorLog = long.MinValue;
     private long _suppressedErrors;
     private int _paused;
@@ -107,8 +128,10 @@ internal sealed class KafkaConsumerService(
         }
 
         Log.ConsumerStarted(logger, _options.Topic, _options.BootstrapServers ?? "", Library.VersionString, Librdkafka.LoadedFrom);
+        _startedAt = time.GetUtcNow();
         _thread = new Thread(Run) { IsBackground = true, Name = "kafka-consumer" };
         _thread.Start();
+        _refresh = Task.Run(RefreshLoopAsync, CancellationToken.None);
         _probe = Task.Run(ProbeAsync, CancellationToken.None);
         return Task.CompletedTask;
     }
@@ -122,12 +145,18 @@ internal sealed class KafkaConsumerService(
         }
 
         await _stopping.CancelAsync();
-        // The loop wakes at least every ConsumeTimeout (a metadata call may hold it a few seconds).
+        // The loop wakes at least every ConsumeTimeout.
         // Close must not run while Consume is in progress on the loop thread: librdkafka deadlocks.
         var stopped = _thread is not { } thread || await Task.Run(() => thread.Join(TimeSpan.FromSeconds(10)), CancellationToken.None);
         if (_probe is { } probe)
         {
             await probe.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        // A metadata or watermark call in progress may hold it a few seconds.
+        if (_refresh is { } refresh)
+        {
+            await refresh.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
         if (stopped)
@@ -158,6 +187,7 @@ internal sealed class KafkaConsumerService(
         _stopping.Cancel();
         _thread?.Join(TimeSpan.FromSeconds(5));
         _probe?.Wait(TimeSpan.FromSeconds(5));
+        _refresh?.Wait(TimeSpan.FromSeconds(10));
         _consumer?.Dispose();
         _stopping.Dispose();
     }
@@ -166,18 +196,11 @@ internal sealed class KafkaConsumerService(
     {
         var consumer = _consumer!;
         var token = _stopping.Token;
-        var nextRefresh = long.MinValue;
         while (!token.IsCancellationRequested)
         {
             try
             {
-                if (nextRefresh == long.MinValue || time.GetTimestamp() >= nextRefresh)
-                {
-                    var ok = RefreshAssignment(consumer);
-                    var wait = ok ? _options.PartitionRefreshInterval : TimeSpan.FromSeconds(1);
-                    nextRefresh = time.GetTimestamp() + (long)(wait.TotalSeconds * time.TimestampFrequency);
-                }
-
+                AssignQueued(consumer);
                 ApplyPause(consumer);
                 var result = consumer.Consume(ConsumeTimeout);
                 if (result is null || result.IsPartitionEOF)
@@ -195,8 +218,15 @@ internal sealed class KafkaConsumerService(
                     message.Value,
                     message.Headers,
                     message.Timestamp.Type == TimestampType.NotAvailable ? null : message.Timestamp.UtcDateTime);
-                var live = !_liveFrom.TryGetValue(partition, out var from) || result.Offset.Value >= from;
-                pipeline.Process(record, live);
+                if (_liveRules.TryGetValue(partition, out var rule))
+                {
+                    rule.Route(record, message.Timestamp, pipeline);
+                }
+                else
+                {
+                    pipeline.Process(record);
+                }
+
                 state.Consumed(partition, result.Offset.Value);
             }
             catch (ConsumeException ex) when (!ex.Error.IsFatal)
@@ -236,8 +266,61 @@ internal sealed class KafkaConsumerService(
         }
     }
 
-    /// <summary>Assigns every partition of the topic not assigned yet. Returns false when metadata was unavailable.</summary>
-    private bool RefreshAssignment(IConsumer<byte[], byte[]> consumer)
+    /// <summary>
+    /// Re-reads the partition list until the host stops: at once, then every
+    /// <see cref="KafkaOptions.PartitionRefreshInterval"/>; after a failure again in 1 s, doubling up
+    /// to that interval. It runs beside the consumer thread, so a watermark query that waits for a
+    /// leader that is down never holds back the partitions already being read.
+    /// </summary>
+    private async Task RefreshLoopAsync()
+    {
+        var token = _stopping.Token;
+        var interval = _options.PartitionRefreshInterval;
+        var retry = FirstRetry < interval ? FirstRetry : interval;
+        while (!token.IsCancellationRequested)
+        {
+            bool complete;
+            try
+            {
+                complete = Refresh(_consumer!);
+            }
+#pragma warning disable CA1031 // The refresh must not die silently: log and retry.
+            catch (Exception ex) when (ex is not OperationCanceledException)
+#pragma warning restore CA1031
+            {
+                Log.LoopError(logger, ex);
+                complete = false;
+            }
+
+            TimeSpan wait;
+            if (complete)
+            {
+                wait = interval;
+                retry = FirstRetry < interval ? FirstRetry : interval;
+            }
+            else
+            {
+                wait = retry;
+                retry = retry * 2 < interval ? retry * 2 : interval;
+            }
+
+            try
+            {
+                await Task.Delay(wait, time, token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Queues every partition of the topic not assigned yet whose watermarks could be read. A
+    /// partition whose query fails is left exactly as it was (unassigned, waiting) for the next try.
+    /// Returns false when the metadata or any partition's watermarks were unavailable.
+    /// </summary>
+    private bool Refresh(IConsumer<byte[], byte[]> consumer)
     {
         List<int> partitions;
         try
@@ -255,55 +338,153 @@ internal sealed class KafkaConsumerService(
             {
                 Log.TopicUnavailable(logger, _options.Topic, topic?.Error.Reason ?? "no metadata");
                 state.Error("topic unavailable", brokersDown: false);
+                _refreshFailedBeforeMetadata |= !_metadataSeen;
                 return false;
             }
 
-            partitions = topic.Partitions.Select(p => p.PartitionId).Where(p => !_assigned.Contains(p)).Order().ToList();
+            partitions = topic.Partitions.Select(p => p.PartitionId).Order().ToList();
         }
         catch (KafkaException ex)
         {
             Log.TopicUnavailable(logger, _options.Topic, ex.Error.Reason);
             state.Error(ex.Error.Reason, brokersDown: false);
+            _refreshFailedBeforeMetadata |= !_metadataSeen;
             return false;
         }
 
-        if (partitions.Count == 0)
+        if (!_metadataSeen)
+        {
+            _metadataSeen = true;
+            _knownAtStart.UnionWith(partitions);
+        }
+
+        var pending = partitions.Where(p => !_requested.ContainsKey(p)).ToList();
+        foreach (var partition in pending)
+        {
+            state.Discovered(partition);
+        }
+
+        List<int>? failed = null;
+        string? reason = null;
+        foreach (var partition in pending)
+        {
+            if (_stopping.IsCancellationRequested)
+            {
+                return true;
+            }
+
+            WatermarkOffsets offsets;
+            try
+            {
+                offsets = consumer.QueryWatermarkOffsets(new TopicPartition(_options.Topic, partition), MetadataTimeout);
+            }
+            catch (KafkaException ex)
+            {
+                // Its leader is down or not ready: nothing is recorded but the wait, so the next try
+                // applies the same rule (known at start or added later) as this one would have.
+                _queryFailed.Add(partition);
+                state.Waiting(partition, ex.Error.Reason);
+                (failed ??= []).Add(partition);
+                reason = ex.Error.Reason;
+                continue;
+            }
+
+            // Queued at once: the consumer thread assigns it on its next turn, whatever the others do.
+            _requested[partition] = 0;
+            _toAssign.Enqueue(StartOf(partition, offsets));
+        }
+
+        if (failed is null)
         {
             return true;
         }
 
-        var firstAssignment = _assigned.Count == 0;
-        var assignments = new List<TopicPartitionOffset>(partitions.Count);
-        foreach (var partition in partitions)
+        var now = time.GetTimestamp();
+        if (_lastQueryFailureLog == long.MinValue || time.GetElapsedTime(_lastQueryFailureLog, now) >= _options.PartitionRefreshInterval)
         {
-            var tp = new TopicPartition(_options.Topic, partition);
-            var offsets = consumer.QueryWatermarkOffsets(tp, MetadataTimeout);
-            long start;
-            if (firstAssignment)
-            {
-                // Start at the live end, reading back ReplayRecords below it to rebuild history.
-                start = Math.Max(offsets.Low.Value, offsets.High.Value - _options.ReplayRecords);
-                _liveFrom[partition] = offsets.High.Value;
-            }
-            else
-            {
-                // A partition added while running: everything in it is new.
-                start = offsets.Low.Value;
-            }
-
-            assignments.Add(new TopicPartitionOffset(tp, new Offset(start)));
-            state.AddPartition(partition, start, _liveFrom.GetValueOrDefault(partition, start));
-            state.Watermark(partition, offsets.High.Value);
-            _assigned.Add(partition);
+            _lastQueryFailureLog = now;
+            Log.PartitionsUnavailable(logger, _options.Topic, string.Join(", ", failed), reason!);
         }
 
-        consumer.IncrementalAssign(assignments);
+        return false;
+    }
+
+    /// <summary>Where a partition is read from and how its records are classified.</summary>
+    private PartitionRule StartOf(int partition, WatermarkOffsets offsets)
+    {
+        var low = offsets.Low.Value;
+        var high = offsets.High.Value;
+        if (!_knownAtStart.Contains(partition))
+        {
+            // A partition added while running: everything in it is new.
+            return new PartitionRule(partition, low, low, null, 0);
+        }
+
+        // Known at start: live from the live end, with ReplayRecords below it read back to rebuild history.
+        var historyFrom = Math.Max(low, high - _options.ReplayRecords);
+        if (!_refreshFailedBeforeMetadata && !_queryFailed.Contains(partition))
+        {
+            return new PartitionRule(partition, historyFrom, high, null, 0);
+        }
+
+        // Known at start but reached late (its leader, or every broker, was down): producers buffer
+        // while a leader is down and deliver when it returns, so records produced after the service
+        // started may already sit below this high watermark. Rule: such a partition is read from its
+        // low watermark; a record is live when it is at or above the high watermark seen now, or
+        // when its timestamp is at or after the service's start (TimeProvider); the last
+        // ReplayRecords records before that seam rebuild history and older ones are skipped.
+        // Reading from the low watermark is what makes this lossless (the mock broker, like some
+        // others, cannot seek by time); it costs one pass over that partition's retention.
+        return new PartitionRule(partition, low, high, _startedAt, _options.ReplayRecords);
+    }
+
+    /// <summary>Assigns what the refresh task queued (consumer thread only).</summary>
+    private void AssignQueued(IConsumer<byte[], byte[]> consumer)
+    {
+        if (_toAssign.IsEmpty)
+        {
+            return;
+        }
+
+        var starts = new List<PartitionRule>();
+        while (_toAssign.TryDequeue(out var start))
+        {
+            starts.Add(start);
+        }
+
+        var offsets = starts.Select(s => new TopicPartitionOffset(_options.Topic, s.Partition, s.Start)).ToList();
+        try
+        {
+            consumer.IncrementalAssign(offsets);
+            if (Volatile.Read(ref _pauseApplied))
+            {
+                consumer.Pause(offsets.Select(o => o.TopicPartition));
+            }
+        }
+        catch (KafkaException ex)
+        {
+            // Not assigned: the refresh task queries these again, each still under its own rule.
+            foreach (var start in starts)
+            {
+                state.Waiting(start.Partition, ex.Error.Reason);
+                _requested.TryRemove(start.Partition, out _);
+            }
+
+            OnError(ex.Error);
+            return;
+        }
+
+        foreach (var start in starts)
+        {
+            _liveRules[start.Partition] = start;
+            state.AddPartition(start.Partition, start.Start, start.LiveFrom);
+        }
+
         state.Contact();
         if (logger.IsEnabled(LogLevel.Information))
         {
-            Log.Assigned(logger, _options.Topic, string.Join(", ", _assigned.Order()));
+            Log.Assigned(logger, _options.Topic, string.Join(", ", _liveRules.Keys.Order()));
         }
-        return true;
     }
 
     /// <summary>Asks the broker for high watermarks: the lag metric and the readiness signal.</summary>
@@ -378,5 +559,69 @@ internal sealed class KafkaConsumerService(
         state.Error(error.Reason, brokersDown: true);
         Environment.ExitCode = 1;
         lifetime.StopApplication();
+    }
+
+    /// <summary>
+    /// Where one partition is read from and which of its records are live (broadcast) or history
+    /// only. Consumer thread only.
+    /// </summary>
+    /// <param name="start">The first offset read.</param>
+    /// <param name="liveFrom">Records at or above this offset are live.</param>
+    /// <param name="liveSince">
+    /// Set for a partition known at start but reached late: records stamped at or after it are
+    /// live whatever their offset, and of the others only the last <paramref name="historyRecords"/>
+    /// rebuild history.
+    /// </param>
+    private sealed class PartitionRule(int partition, long start, long liveFrom, DateTimeOffset? liveSince, long historyRecords)
+    {
+        // Pre-start records of a late partition, held until the seam is reached: only then is it
+        // known which are the last historyRecords before it. Bounded by historyRecords.
+        private readonly Queue<KafkaRecord> _held = new();
+
+        public int Partition => partition;
+
+        public long Start => start;
+
+        public long LiveFrom => liveFrom;
+
+        public void Route(in KafkaRecord record, Timestamp timestamp, ReadingPipeline pipeline)
+        {
+            if (record.Offset >= liveFrom ||
+                (liveSince is { } since && timestamp.Type != TimestampType.NotAvailable && timestamp.UnixTimestampMs >= since.ToUnixTimeMilliseconds()))
+            {
+                Release(pipeline);
+                pipeline.Process(record, live: true);
+                return;
+            }
+
+            if (liveSince is null)
+            {
+                pipeline.Process(record, live: false);
+                return;
+            }
+
+            if (historyRecords > 0)
+            {
+                if (_held.Count >= historyRecords)
+                {
+                    _held.Dequeue();
+                }
+
+                _held.Enqueue(record);
+            }
+
+            if (record.Offset + 1 >= liveFrom)
+            {
+                Release(pipeline);
+            }
+        }
+
+        private void Release(ReadingPipeline pipeline)
+        {
+            while (_held.TryDequeue(out var held))
+            {
+                pipeline.Process(held, live: false);
+            }
+        }
     }
 }

@@ -30,4 +30,8 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1008, Level = LogLevel.Debug, Message = "librdkafka metadata client: {Facility}: {Message}")]
     public static partial void MetadataClientLog(ILogger logger, string facility, string message);
+
+    [LoggerMessage(EventId = 1009, Level = LogLevel.Warning,
+        Message = "Partitions [{Partitions}] of {Topic} cannot be assigned yet (their watermarks are unavailable: {Reason}); retrying")]
+    public static partial void PartitionsUnavailable(ILogger logger, string topic, string partitions, string reason);
 }

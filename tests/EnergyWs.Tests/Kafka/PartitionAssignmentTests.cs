@@ -1,0 +1,184 @@
+using System.Net;
+using System.Text;
+using Confluent.Kafka;
+using EnergyWs.History;
+using EnergyWs.Streaming;
+using EnergyWs.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Testing;
+
+namespace EnergyWs.Tests.Kafka;
+
+/// <summary>
+/// One partition's leader is unreachable while the others work: the rest are read at once, that
+/// one when its leader returns, and every reading produced meanwhile reaches clients once.
+/// </summary>
+public sealed class PartitionAssignmentTests
+{
+    private const int PartitionsUnavailableEvent = 1009;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    // Readings carry recent timestamps so the history window keeps them all.
+    private static readonly DateTimeOffset Start = TimeProvider.System.GetUtcNow().AddHours(-1);
+
+    [Fact(Timeout = 120_000)]
+    public async Task PartitionLeaderDownAtStart_WhenItReturns_EveryLaterReadingIsLiveOnceAndEarlierOnesOnlyHistory()
+    {
+        Assert.SkipWhen(TestKafka.IsExternal, "needs the embedded broker to take one broker down");
+        using var kafka = new TestKafka(brokerCount: 2);
+        var broker = kafka.Embedded!;
+        var topic = await kafka.CreateTopicAsync(partitions: 2);
+        broker.SetPartitionLeader(topic, 0, 1);
+        broker.SetPartitionLeader(topic, 1, 2);
+        using var producer = kafka.CreateProducer();
+        await ProduceAsync(producer, topic, 0, Range(0, 3));
+        await ProduceAsync(producer, topic, 1, Range(100, 3));
+
+        broker.SetBrokerDown(2);
+        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        {
+            ["Kafka:ReplayRecords"] = "10",
+            ["Kafka:PartitionRefreshInterval"] = "00:00:05",
+        }, services: s => s.AddFakeLogging()).StartAsync(Ct);
+        var started = TimeProvider.System.GetTimestamp();
+        using var http = new HttpClient { BaseAddress = app.BaseAddress };
+        await Eventually.TrueAsync(() => app.Get<ReadingHistory>().Count == 3, "partition 0's history is read back", Ct);
+        await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
+        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 1, "the client is registered", Ct);
+        // A client starts with the latest reading from history.
+        Assert.Equal(Reading(2), await client.ReceiveAsync());
+
+        await WaitForReadinessAsync(http, HttpStatusCode.ServiceUnavailable, "partition 1");
+
+        // Partition 0 is read while partition 1's leader is down; the producer buffers partition 1's readings.
+        var buffered = Range(110, 5).Select(i => producer.ProduceAsync(new TopicPartition(topic, 1), Message(i))).ToList();
+        await ProduceAsync(producer, topic, 0, Range(10, 5));
+        Assert.Equal(Range(10, 5).Select(Reading), await client.ReceiveManyAsync(5));
+
+        // Back: the buffered readings arrive before or after the retried watermark query (both
+        // orders happen); produced after start, they are live either way.
+        broker.SetBrokerUp(2);
+        await Task.WhenAll(buffered);
+        await ProduceAsync(producer, topic, 1, Range(115, 5));
+        await ProduceAsync(producer, topic, 0, Range(15, 5));
+
+        var received = await client.ReceiveManyAsync(15, TimeSpan.FromSeconds(30));
+        Assert.Equal(Range(15, 5).Select(Reading), received.Where(r => Index(r) < 100));
+        Assert.Equal(Range(110, 10).Select(Reading), received.Where(r => Index(r) >= 100));
+
+        await WaitForReadinessAsync(http, HttpStatusCode.OK, "consuming");
+        // Everything is in history, what was produced before start included: it was read, not broadcast.
+        // (Green means the read-back is done and every live reading above was received.)
+        Assert.Equal(26, app.Get<ReadingHistory>().Count);
+        Assert.False(client.TryReceive(out var extra), $"unexpected broadcast: {extra}");
+
+        // The failed query is retried every 1, 2, 4, 5 s but reported at most once per 5 s.
+        var elapsed = TimeProvider.System.GetElapsedTime(started);
+        var reports = app.Services.GetFakeLogCollector().GetSnapshot().Count(r => r.Id.Id == PartitionsUnavailableEvent);
+        Assert.InRange(reports, 1, 1 + (int)(elapsed.TotalSeconds / 5));
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task PartitionsAddedWhileRunning_OneLeaderDown_TheOthersAreReadAtOnceAndItsReadingsAllArriveWhenItReturns()
+    {
+        Assert.SkipWhen(TestKafka.IsExternal, "needs the embedded broker to take one broker down");
+        using var kafka = new TestKafka(brokerCount: 2);
+        var broker = kafka.Embedded!;
+        var topic = await kafka.CreateTopicAsync(partitions: 1);
+        broker.SetPartitionLeader(topic, 0, 1);
+        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        {
+            ["Kafka:ReplayRecords"] = "10",
+            ["Kafka:PartitionRefreshInterval"] = "00:00:01",
+        }).StartAsync(Ct);
+        using var http = new HttpClient { BaseAddress = app.BaseAddress };
+        await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
+        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 1, "the client is registered", Ct);
+        await WaitForReadinessAsync(http, HttpStatusCode.OK, "consuming");
+
+        // The mock cannot add partitions to a topic: it is created again with three (partition 0
+        // was empty, so the consumer's position in it stays valid). Partition 2's leader is down.
+        broker.SetBrokerDown(2);
+        broker.DeleteTopic(topic);
+        broker.CreateTopic(topic, 3);
+        broker.SetPartitionLeader(topic, 0, 1);
+        broker.SetPartitionLeader(topic, 1, 1);
+        broker.SetPartitionLeader(topic, 2, 2);
+
+        using var producer = kafka.CreateProducer();
+        var buffered = Range(200, 5).Select(i => producer.ProduceAsync(new TopicPartition(topic, 2), Message(i))).ToList();
+        await ProduceAsync(producer, topic, 0, Range(0, 5));
+        await ProduceAsync(producer, topic, 1, Range(100, 5));
+
+        // Partition 1 is read from its beginning although partition 2 cannot be assigned yet.
+        var received = await client.ReceiveManyAsync(10, TimeSpan.FromSeconds(30));
+        Assert.Equal(Range(0, 5).Select(Reading), received.Where(r => Index(r) < 100));
+        Assert.Equal(Range(100, 5).Select(Reading), received.Where(r => Index(r) >= 100));
+        await WaitForReadinessAsync(http, HttpStatusCode.ServiceUnavailable, "partition 2");
+
+        broker.SetBrokerUp(2);
+        await Task.WhenAll(buffered);
+        await ProduceAsync(producer, topic, 2, Range(205, 5));
+        await ProduceAsync(producer, topic, 1, Range(105, 5));
+        await ProduceAsync(producer, topic, 0, Range(5, 5));
+
+        received = await client.ReceiveManyAsync(20, TimeSpan.FromSeconds(30));
+        Assert.Equal(Range(5, 5).Select(Reading), received.Where(r => Index(r) < 100));
+        Assert.Equal(Range(105, 5).Select(Reading), received.Where(r => Index(r) is >= 100 and < 200));
+        Assert.Equal(Range(200, 10).Select(Reading), received.Where(r => Index(r) >= 200));
+
+        await WaitForReadinessAsync(http, HttpStatusCode.OK, "consuming");
+        Assert.False(client.TryReceive(out var extra), $"unexpected broadcast: {extra}");
+    }
+
+    private static IEnumerable<int> Range(int from, int count) => Enumerable.Range(from, count);
+
+    private static string Reading(int i) => SeedReadings.Json(i, Start);
+
+    private static Message<byte[]?, byte[]?> Message(int i) => new() { Value = Encoding.UTF8.GetBytes(Reading(i)) };
+
+    /// <summary>Which reading a received message is (power_w is 2450.5 + i).</summary>
+    private static int Index(string json)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(json);
+        return (int)Math.Round(doc.RootElement.GetProperty("power_w").GetDouble() - 2450.5);
+    }
+
+    private static async Task ProduceAsync(IProducer<byte[]?, byte[]?> producer, string topic, int partition, IEnumerable<int> readings)
+    {
+        foreach (var i in readings)
+        {
+            await producer.ProduceAsync(new TopicPartition(topic, partition), Message(i), Ct);
+        }
+    }
+
+    private static async Task WaitForReadinessAsync(HttpClient http, HttpStatusCode status, string description)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        string body = "";
+        HttpStatusCode code = 0;
+        while (!timeout.IsCancellationRequested)
+        {
+            using var response = await http.GetAsync("/health/ready", Ct);
+            code = response.StatusCode;
+            body = await response.Content.ReadAsStringAsync(Ct);
+            if (code == status && body.Contains(description, StringComparison.Ordinal))
+            {
+                return;
+            }
+
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), timeout.Token);
+            }
+            catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
+            {
+                break;
+            }
+        }
+
+        Assert.Fail($"/health/ready never answered {status} with \"{description}\"; last: {code} {body}");
+    }
+}
