@@ -33,4 +33,24 @@ public sealed class ReadinessRebuildTests
 
         Assert.Equal(HealthStatus.Healthy, (await check.CheckHealthAsync(new HealthCheckContext(), TestContext.Current.CancellationToken)).Status);
     }
+
+    [Fact]
+    public async Task Readiness_WhileAListedPartitionIsUnassigned_IsRedAndNamesIt()
+    {
+        var state = new ConsumerState(new FakeTimeProvider());
+        var check = new KafkaReadinessCheck(state, Options.Create(new KafkaOptions { BootstrapServers = "b:9092", Topic = "meters" }));
+        state.Discovered(0);
+        state.Discovered(1);
+        state.AddPartition(0, nextOffset: 5, liveFrom: 5);
+        state.Waiting(1, "Local: Timed out");
+        state.Contact();
+
+        var waiting = await check.CheckHealthAsync(new HealthCheckContext(), TestContext.Current.CancellationToken);
+        Assert.Equal(HealthStatus.Unhealthy, waiting.Status);
+        Assert.Equal("waiting for meters partition 1 to be assigned: Local: Timed out", waiting.Description);
+
+        state.AddPartition(1, nextOffset: 0, liveFrom: 0);
+
+        Assert.Equal(HealthStatus.Healthy, (await check.CheckHealthAsync(new HealthCheckContext(), TestContext.Current.CancellationToken)).Status);
+    }
 }
