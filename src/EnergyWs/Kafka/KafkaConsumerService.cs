@@ -435,6 +435,8 @@ internal sealed class KafkaConsumerService(
         // ReplayRecords records before that seam rebuild history and older ones are skipped.
         // Reading from the low watermark is what makes this lossless (the mock broker, like some
         // others, cannot seek by time); it costs one pass over that partition's retention.
+        // The seam is only as exact as the producers' clocks: a record stamped by a clock running
+        // behind ours counts as produced before start.
         return new PartitionRule(partition, low, high, _startedAt, _options.ReplayRecords);
     }
 
