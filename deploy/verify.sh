@@ -3,8 +3,9 @@
 #  1. the Dockerfile's Native AOT publish (deploy/publish.sh) for linux-x64 and linux-arm64, from
 #     a copy of the build context, with `file` confirming the executable's and librdkafka's
 #     architectures (the other architecture is cross-compiled, as in the image build);
-#  2. on an x64 host, the x64 publish runs: ready on the embedded demo broker, JSON logs, and a
-#     SIGTERM exits 0 within the shutdown budget;
+#  2. on an x64 host, the x64 publish runs: ready on the embedded demo broker, metrics on the
+#     management port and 404 on the public one, JSON logs, and a SIGTERM exits 0 within the
+#     shutdown budget;
 #  3. hadolint on the Dockerfile, when installed;
 #  4. `kubectl kustomize` renders the base and the replicas example with the expected objects.
 # Run from anywhere: deploy/verify.sh   (needs dotnet, clang, file, kubectl, curl, and the other
@@ -66,8 +67,9 @@ done
 if [ "$(uname -m)" = "x86_64" ]; then
   step "run the linux-x64 publish (embedded demo broker), then SIGTERM"
   port=$(( 20000 + RANDOM % 20000 ))
+  management=$(( port + 1 ))
   log="$work/app.log"
-  (cd "$work/publish-amd64" && exec env ASPNETCORE_URLS="http://127.0.0.1:$port" Demo__Enabled=true Auth__Enabled=false \
+  (cd "$work/publish-amd64" && exec env ASPNETCORE_URLS="http://127.0.0.1:$port" Management__Port="$management" Demo__Enabled=true Auth__Enabled=false \
      Logging__Console__FormatterName=json Shutdown__Timeout=00:00:05 ./energy-ws) >"$log" 2>&1 &
   app_pid=$!
   ready=""
@@ -77,7 +79,13 @@ if [ "$(uname -m)" = "x86_64" ]; then
     sleep 0.25
   done
   [ -n "$ready" ] || { cat "$log" >&2; fail "/health/ready never answered 200"; }
-  curl -fsS "http://127.0.0.1:$port/metrics" | grep -q '^energyws_kafka_consumer_lag{' || fail "/metrics has no consumer lag"
+  curl -fsS "http://127.0.0.1:$management/metrics" | grep -q '^energyws_kafka_consumer_lag{' || fail "/metrics on the management port has no consumer lag"
+  for path in /metrics /METRICS /metrics/; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port$path")
+    [ "$code" = 404 ] || fail "the public port answers $path with $code, not 404"
+  done
+  curl -fsS "http://127.0.0.1:$management/health/ready" | grep -q '"checks"' || fail "the management port's /health/ready has no checks"
+  [ "$(curl -fsS "http://127.0.0.1:$port/health/ready")" = '{"status":"Healthy"}' ] || fail "the public /health/ready says more than its status"
   started=$(date +%s%N)
   kill -TERM "$app_pid"
   code=0
@@ -89,7 +97,7 @@ if [ "$(uname -m)" = "x86_64" ]; then
   grep -q 'Kafka consumer stopped' "$log" || fail "no 'Kafka consumer stopped' in the log"
   nonjson="$(grep -cv '^{.*}$' "$log" || true)"
   [ "$nonjson" -eq 0 ] || { cat "$log" >&2; fail "$nonjson log lines are not one JSON object per line"; }
-  step "  ready, metrics served, JSON logs, exit 0 ${elapsed_ms} ms after SIGTERM"
+  step "  ready, metrics on the management port only, JSON logs, exit 0 ${elapsed_ms} ms after SIGTERM"
 else
   step "not an x64 host: skipping the run of the x64 publish"
 fi
@@ -113,14 +121,23 @@ grep -q 'ASPNETCORE_HTTP_PORTS=8080' "$df" || fail "the image must listen on 808
 # --- 4. render the manifests -----------------------------------------------------------------
 step "kubectl kustomize deploy/k8s"
 rendered="$(kubectl kustomize "$root/deploy/k8s")"
-for kind in Namespace ConfigMap Deployment Service IngressRoute; do
+for kind in Namespace ConfigMap Deployment Service IngressRoute NetworkPolicy; do
   echo "$rendered" | grep -q "^kind: $kind\$" || fail "no $kind in the rendered manifests"
 done
 for expected in 'namespace: energy-ws' 'path: /health$' 'path: /health/ready' 'runAsNonRoot: true' \
   'readOnlyRootFilesystem: true' '- ALL' 'terminationGracePeriodSeconds: 30' 'cpu: 100m' 'memory: 128Mi' \
-  'Kafka__BootstrapServers:' 'Logging__Console__FormatterName: json' 'energy-ws.k12n.com' 'secretName: energy-ws-tls'; do
+  'Kafka__BootstrapServers:' 'Logging__Console__FormatterName: json' 'energy-ws.k12n.com' 'secretName: energy-ws-tls' \
+  'containerPort: 8081' 'prometheus.io/port: "8081"' 'Management__Port: "8081"' 'Hosting__KnownNetworks__0:'; do
   echo "$rendered" | grep -q -- "$expected" || fail "the rendered manifests lack '$expected'"
 done
+# Probes and the scrape use the management port; the Service and the IngressRoute never do.
+deployment="$(echo "$rendered" | awk '/^kind: Deployment$/,/^---$/')"
+[ "$(echo "$deployment" | grep -c 'port: management$')" -eq 3 ] || fail "the three probes must use the management port"
+svc="$(echo "$rendered" | awk '/^kind: Service$/,/^---$/')"
+echo "$svc" | grep -q 'targetPort: http$' || fail "the Service must target the public port"
+echo "$svc" | grep -q 'management\|8081' && fail "the Service exposes the management port"
+route="$(echo "$rendered" | awk '/^kind: IngressRoute$/,/^---$/')"
+echo "$route" | grep -q 'management\|8081' && fail "the IngressRoute routes to the management port"
 step "kubectl kustomize deploy/examples/replicas"
 replicas="$(kubectl kustomize "$root/deploy/examples/replicas")"
 echo "$replicas" | grep -q '^  replicas: 2$' || fail "the replicas example does not set 2 replicas"

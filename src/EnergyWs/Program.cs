@@ -5,6 +5,7 @@ using EnergyWs.Demo;
 using EnergyWs.Health;
 using EnergyWs.History;
 using EnergyWs.Kafka;
+using EnergyWs.Management;
 using EnergyWs.Metrics;
 using EnergyWs.Streaming;
 
@@ -12,6 +13,7 @@ var builder = WebApplication.CreateSlimBuilder(args);
 builder.WebHost.UseKestrelHttpsConfiguration(); // HTTPS endpoints from configuration, which the slim builder leaves out
 
 builder.AddHosting();
+builder.AddManagement();     // /metrics and health details on a port of their own (Management:Port)
 builder.AddDemo();          // before Kafka: the embedded broker must outlive its clients
 builder.AddKafkaReadings();
 builder.AddStreaming();

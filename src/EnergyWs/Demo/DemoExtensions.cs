@@ -57,10 +57,11 @@ internal static partial class DemoExtensions
             {
                 var server = services.GetService<Microsoft.AspNetCore.Hosting.Server.IServer>();
                 var addresses = server?.Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses;
-                var url = addresses?.FirstOrDefault() ?? "http://localhost:8080";
+                var management = services.GetRequiredService<Management.ManagementListener>();
+                var url = addresses?.FirstOrDefault(address => !management.IsManagementAddress(address)) ?? "http://localhost:8080";
                 var ws = url.Replace("http://", "ws://", StringComparison.Ordinal).Replace("https://", "wss://", StringComparison.Ordinal).TrimEnd('/');
                 var dashboard = url.TrimEnd('/') + "/";
-                LogReady(logger, broker.BootstrapServers, topic, dashboard, ws + "/ws");
+                LogReady(logger, broker.BootstrapServers, topic, dashboard, ws + "/ws", $"http://localhost:{management.Port}/metrics");
             });
             return Task.CompletedTask;
         }
@@ -68,7 +69,7 @@ internal static partial class DemoExtensions
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
         [LoggerMessage(EventId = 9001, Level = LogLevel.Information,
-            Message = "Demo: embedded Kafka broker at {BootstrapServers}, simulated meter producing to {Topic}. Dashboard: {Dashboard}  WebSocket: {WebSocket}")]
-        private static partial void LogReady(ILogger logger, string bootstrapServers, string topic, string dashboard, string webSocket);
+            Message = "Demo: embedded Kafka broker at {BootstrapServers}, simulated meter producing to {Topic}. Dashboard: {Dashboard}  WebSocket: {WebSocket}  Metrics: {Metrics}")]
+        private static partial void LogReady(ILogger logger, string bootstrapServers, string topic, string dashboard, string webSocket, string metrics);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using EnergyWs.Management;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -23,30 +24,40 @@ internal static class HealthExtensions
         return builder;
     }
 
-    /// <summary>/health: the process answers (liveness). /health/ready: it can do its job (readiness).</summary>
+    /// <summary>
+    /// /health: the process answers (liveness). /health/ready: it can do its job (readiness). The
+    /// management port answers with each check's status and description; the public port says only
+    /// Healthy or Unhealthy, since descriptions carry broker errors, topic and host names.
+    /// </summary>
     public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapHealthChecks("/health", new HealthCheckOptions
-        {
-            Predicate = _ => false,
-            ResponseWriter = WriteJsonAsync,
-        });
-        endpoints.MapHealthChecks("/health/ready", new HealthCheckOptions
-        {
-            Predicate = check => check.Tags.Contains(ReadyTag),
-            ResponseWriter = WriteJsonAsync,
-        });
+        Map(endpoints, "/health", _ => false);
+        Map(endpoints, "/health/ready", check => check.Tags.Contains(ReadyTag));
         return endpoints;
     }
 
-    private static async Task WriteJsonAsync(HttpContext context, HealthReport report)
+    private static void Map(IEndpointRouteBuilder endpoints, string path, Func<HealthCheckRegistration, bool> predicate)
+    {
+        endpoints.MapHealthChecks(path, new HealthCheckOptions
+        {
+            Predicate = predicate,
+            ResponseWriter = (context, report) => WriteJsonAsync(context, report, details: false),
+        });
+        endpoints.MapHealthChecks(path, new HealthCheckOptions
+        {
+            Predicate = predicate,
+            ResponseWriter = (context, report) => WriteJsonAsync(context, report, details: true),
+        }).RequireManagementPort();
+    }
+
+    private static async Task WriteJsonAsync(HttpContext context, HealthReport report, bool details)
     {
         context.Response.ContentType = "application/json; charset=utf-8";
         context.Response.Headers.CacheControl = "no-store";
         await using var writer = new Utf8JsonWriter(context.Response.Body);
         writer.WriteStartObject();
         writer.WriteString("status", report.Status.ToString());
-        if (report.Entries.Count > 0)
+        if (details && report.Entries.Count > 0)
         {
             writer.WriteStartObject("checks");
             foreach (var (name, entry) in report.Entries)

@@ -1,4 +1,5 @@
 using EnergyWs.Kafka;
+using EnergyWs.Management;
 using EnergyWs.Readings;
 using EnergyWs.Streaming;
 using System.Diagnostics.Metrics;
@@ -34,9 +35,13 @@ internal static class MetricsExtensions
         return builder;
     }
 
+    /// <summary>
+    /// The scrape, on the management port only: each one is built afresh (no response cache), so
+    /// the public port must never reach it.
+    /// </summary>
     public static IEndpointRouteBuilder MapMetrics(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapPrometheusScrapingEndpoint("/metrics");
+        endpoints.MapPrometheusScrapingEndpoint("/metrics").RequireManagementPort();
         return endpoints;
     }
 }

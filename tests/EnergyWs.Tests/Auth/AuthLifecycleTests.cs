@@ -66,7 +66,7 @@ public sealed class AuthLifecycleTests
 
         Assert.True((await Handshake(app, provider.CreateToken(provider.Rsa))).Upgraded);
         Assert.True((await Handshake(app, provider.CreateToken(provider.Ec))).Upgraded);
-        using var http = new HttpClient { BaseAddress = app.BaseAddress };
+        using var http = new HttpClient { BaseAddress = app.ManagementAddress };
         Assert.Contains("\"auth\":{\"status\":\"Healthy\"", await http.GetStringAsync("/health/ready", Ct));
         logs.AssertNoTokens(provider.Issued);
     }
@@ -80,7 +80,7 @@ public sealed class AuthLifecycleTests
         var logs = new LogCapture();
 
         await using var app = await new EnergyWsApp(kafka.BootstrapServers, await kafka.CreateTopicAsync(), AuthSettings.For(provider), AuthSettings.Capture(logs)).StartAsync(Ct);
-        using var http = new HttpClient { BaseAddress = app.BaseAddress };
+        using var http = new HttpClient { BaseAddress = app.ManagementAddress };
 
         var refused = await Handshake(app, provider.CreateToken(provider.Rsa));
         Assert.Equal(HttpStatusCode.Unauthorized, refused.Status);

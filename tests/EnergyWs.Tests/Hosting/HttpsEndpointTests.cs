@@ -34,5 +34,9 @@ public sealed class HttpsEndpointTests
         await using var client = await WsClient.ConnectAsync(url, options => options.RemoteCertificateValidationCallback = certificate.Validate, cancellationToken: ct);
         using var reading = JsonDocument.Parse(await client.ReceiveAsync());
         Assert.True(reading.RootElement.GetProperty("power_w").GetDouble() > 0);
+
+        // The management listener is plain HTTP on its own port, next to the HTTPS endpoint.
+        using var management = new HttpClient();
+        Assert.Contains("energyws_connections", await management.GetStringAsync(service.MetricsUrl, ct), StringComparison.Ordinal);
     }
 }

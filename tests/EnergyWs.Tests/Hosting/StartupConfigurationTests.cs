@@ -12,6 +12,7 @@ public sealed class StartupConfigurationTests
     [InlineData("Streaming__SlowClientTimeout", "00:00:00.001", "Streaming:SlowClientTimeout")]
     [InlineData("Streaming__MaxConnections", "many", "Streaming:MaxConnections")]
     [InlineData("Streaming__DirectSocketWrites", "yes", "Streaming:DirectSocketWrites")]
+    [InlineData("Management__Port", "70000", "Management:Port")]
     public async Task Startup_InvalidSetting_ExitsNonZeroWithOneLineNamingIt(string variable, string value, string setting)
     {
         var (exitCode, stdout, stderr) = await RunServiceAsync(new()
@@ -24,6 +25,22 @@ public sealed class StartupConfigurationTests
         var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var line = Assert.Single(lines);
         Assert.Contains(setting, line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stdout + stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Startup_ManagementPortIsThePublicPort_ExitsNonZeroWithOneLineNamingIt()
+    {
+        var (exitCode, stdout, stderr) = await RunServiceAsync(new()
+        {
+            ["Kafka__BootstrapServers"] = "127.0.0.1:9",
+            ["ASPNETCORE_URLS"] = "http://127.0.0.1:18080",
+            ["Management__Port"] = "18080",
+        });
+
+        Assert.Equal(1, exitCode);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal("energy-ws: invalid configuration: Management:Port 18080 is also a public port; the management endpoint needs a port of its own.", line);
         Assert.DoesNotContain("   at ", stdout + stderr, StringComparison.Ordinal);
     }
 
@@ -88,6 +105,8 @@ public sealed class StartupConfigurationTests
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         start.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
         start.Environment["Auth__Enabled"] = "false";
+        // Tests run side by side: the default management port would be taken.
+        start.Environment["Management__Port"] = "0";
         foreach (var (key, value) in environment)
         {
             start.Environment[key] = value;

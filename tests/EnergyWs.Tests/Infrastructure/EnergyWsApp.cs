@@ -1,4 +1,5 @@
 using EnergyWs.Kafka;
+using EnergyWs.Management;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -26,7 +27,10 @@ internal sealed class EnergyWsApp : WebApplicationFactory<Program>
             ["Kafka:Consumer:enable.auto.commit"] = "false",
             ["Demo:Enabled"] = "false",
             ["Auth:Enabled"] = "false",
-            // Tests open many connections from 127.0.0.1; the per-IP attempt limit has tests of its own.
+            // As a user configures it, so the management listener is added the way it is in production.
+            ["urls"] = "http://127.0.0.1:0",
+            ["Management:Port"] = "0",
+            // Tests open many connections and requests from 127.0.0.1; the per-client limits have tests of their own.
             ["Streaming:ConnectAttemptsPerMinute"] = "0",
             ["Logging:LogLevel:Default"] = "Warning",
             // Many servers share this process's heap: one would pause all the others to compact it.
@@ -38,14 +42,17 @@ internal sealed class EnergyWsApp : WebApplicationFactory<Program>
         }
 
         _services = services;
-        UseKestrel(options => options.Listen(System.Net.IPAddress.Loopback, 0));
+        UseKestrel();
     }
 
     /// <summary>The plain HTTP address of the endpoint the tests listen on.</summary>
     public Uri BaseAddress { get; private set; } = null!;
 
-    /// <summary>Every address the server listens on (also endpoints configured in settings).</summary>
+    /// <summary>Every public address the server listens on (also endpoints configured in settings).</summary>
     public IReadOnlyList<Uri> Addresses { get; private set; } = [];
+
+    /// <summary>The management listener (/metrics, detailed health), on its dynamic port.</summary>
+    public Uri ManagementAddress { get; private set; } = null!;
 
     public Uri WebSocketUri(string pathAndQuery = "/ws") =>
         new(new UriBuilder(BaseAddress) { Scheme = "ws" }.Uri, pathAndQuery);
@@ -57,8 +64,10 @@ internal sealed class EnergyWsApp : WebApplicationFactory<Program>
     {
         StartServer();
         var addresses = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!;
-        Addresses = [.. addresses.Addresses.Select(address => new Uri(address))];
-        BaseAddress = Addresses.First(address => address.Scheme == Uri.UriSchemeHttp);
+        var management = Get<ManagementListener>().Port;
+        ManagementAddress = new Uri($"http://127.0.0.1:{management}");
+        Addresses = [.. addresses.Addresses.Select(address => new Uri(address)).Where(address => address.Port != management)];
+        BaseAddress = Addresses.FirstOrDefault(address => address.Scheme == Uri.UriSchemeHttp) ?? Addresses[0];
         await Eventually.TrueAsync(() => Get<ConsumerState>().Assigned, "the consumer is assigned", cancellationToken);
         return this;
     }

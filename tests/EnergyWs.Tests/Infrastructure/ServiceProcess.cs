@@ -30,7 +30,7 @@ internal sealed partial class ServiceProcess : IAsyncDisposable
             WorkingDirectory = workingDirectory,
         };
         // Later arguments win: a test may replace the URL.
-        foreach (var arg in program.Concat(["--urls", "http://127.0.0.1:0", "--Demo:Enabled=true", "--Demo:Interval=00:00:00.100"]).Concat(args))
+        foreach (var arg in program.Concat(["--urls", "http://127.0.0.1:0", "--Management:Port=0", "--Demo:Enabled=true", "--Demo:Interval=00:00:00.100"]).Concat(args))
         {
             start.ArgumentList.Add(arg);
         }
@@ -38,6 +38,9 @@ internal sealed partial class ServiceProcess : IAsyncDisposable
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         return new ServiceProcess(Process.Start(start) ?? throw new InvalidOperationException($"{fileName} did not start"));
     }
+
+    /// <summary>The management listener's scrape address, announced with the WebSocket address.</summary>
+    public Uri? MetricsUrl { get; private set; }
 
     /// <summary>The demo announces its WebSocket address once Kestrel listens; read it from stdout.</summary>
     public async Task<Uri> ReadWebSocketUrlAsync(CancellationToken cancellationToken)
@@ -53,6 +56,7 @@ internal sealed partial class ServiceProcess : IAsyncDisposable
                 // Keep both pipes read, so a full pipe never blocks the service's logging.
                 _ = _process.StandardOutput.ReadToEndAsync(CancellationToken.None);
                 _ = _process.StandardError.ReadToEndAsync(CancellationToken.None);
+                MetricsUrl = new Uri(match.Groups[2].Value);
                 return new Uri(match.Groups[1].Value);
             }
         }
@@ -68,6 +72,6 @@ internal sealed partial class ServiceProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    [GeneratedRegex(@"WebSocket: (wss?://\S+)")]
+    [GeneratedRegex(@"WebSocket: (wss?://\S+)  Metrics: (http://\S+)")]
     private static partial Regex WebSocketUrl();
 }

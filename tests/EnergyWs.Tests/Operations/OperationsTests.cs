@@ -26,12 +26,20 @@ public sealed class OperationsTests
         using var kafka = new TestKafka();
         var topic = await kafka.CreateTopicAsync();
         await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        using var http = new HttpClient { BaseAddress = app.BaseAddress };
+        using var http = new HttpClient { BaseAddress = app.ManagementAddress };
 
         await Scrape.UntilStatusAsync(http, "/health/ready", HttpStatusCode.OK, Eventually.DefaultTimeout, Ct);
         kafka.Embedded!.SetAllBrokers(false);
         var red = await Scrape.UntilStatusAsync(http, "/health/ready", HttpStatusCode.ServiceUnavailable, Eventually.DefaultTimeout, Ct);
         Assert.Contains("\"kafka\":{\"status\":\"Unhealthy\"", red, StringComparison.Ordinal);
+        // The public port says red too, without the broker's error.
+        using (var publicHttp = new HttpClient { BaseAddress = app.BaseAddress })
+        {
+            using var publicReady = await publicHttp.GetAsync(new Uri("/health/ready", UriKind.Relative), Ct);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, publicReady.StatusCode);
+            Assert.Equal("""{"status":"Unhealthy"}""", await publicReady.Content.ReadAsStringAsync(Ct));
+        }
+
         // Liveness does not depend on the broker: restarting the pod would not bring Kafka back.
         using (var live = await http.GetAsync(new Uri("/health", UriKind.Relative), Ct))
         {
@@ -49,7 +57,7 @@ public sealed class OperationsTests
         using var kafka = new TestKafka();
         var topic = await kafka.CreateTopicAsync();
         await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        using var http = new HttpClient { BaseAddress = app.BaseAddress };
+        using var http = new HttpClient { BaseAddress = app.ManagementAddress };
         await using var a = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
         await using var b = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
         await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 2, "both clients are registered", Ct);
@@ -96,7 +104,7 @@ public sealed class OperationsTests
         using var kafka = new TestKafka();
         var topic = await kafka.CreateTopicAsync();
         await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        using var http = new HttpClient { BaseAddress = app.BaseAddress };
+        using var http = new HttpClient { BaseAddress = app.ManagementAddress };
         var consumer = app.Get<KafkaConsumerService>();
         consumer.Pause();
         await Eventually.TrueAsync(() => consumer.IsPaused, "the consumer has paused", Ct);
@@ -206,7 +214,7 @@ public sealed class OperationsTests
             ["Streaming:ConnectAttemptsPerMinute"] = "1",
             ["Streaming:ConnectAttemptBurst"] = "3",
         }).StartAsync(Ct);
-        using var http = new HttpClient { BaseAddress = app.BaseAddress };
+        using var http = new HttpClient { BaseAddress = app.ManagementAddress };
 
         var clients = new List<WsClient>();
         for (var i = 0; i < 3; i++)

@@ -1,0 +1,35 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
+namespace EnergyWs.Management;
+
+internal sealed class ManagementOptions
+{
+    public const string Section = "Management";
+
+    /// <summary>Next to the container's public 8080.</summary>
+    public const int DefaultPort = 8081;
+
+    /// <summary>
+    /// Port of the management listener (/metrics, detailed /health and /health/ready), on every
+    /// interface; 0 picks a free port. It is a Kestrel endpoint of its own, so a proxy in front of
+    /// the public port can never route to it, whatever the spelling of the path.
+    /// </summary>
+    [Range(0, 65535, ErrorMessage = "Management:Port must be between 0 and 65535.")]
+    public int Port { get; set; } = DefaultPort;
+
+    /// <summary>Ports the public endpoints are configured on; set from the server's settings, not bound.</summary>
+    internal IReadOnlyCollection<int> PublicPorts { get; set; } = [];
+}
+
+[OptionsValidator]
+internal sealed partial class ManagementOptionsValidator : IValidateOptions<ManagementOptions>;
+
+/// <summary>A management port shared with a public endpoint would serve both on one listener.</summary>
+internal sealed class ManagementPortClash : IValidateOptions<ManagementOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ManagementOptions options) =>
+        options.Port != 0 && options.PublicPorts.Contains(options.Port)
+            ? ValidateOptionsResult.Fail($"Management:Port {options.Port} is also a public port; the management endpoint needs a port of its own.")
+            : ValidateOptionsResult.Success;
+}
