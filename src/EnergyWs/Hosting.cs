@@ -1,11 +1,13 @@
+using System.Net;
 using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Options;
 
 namespace EnergyWs;
 
 internal static partial class Hosting
 {
-    /// <summary>Process-wide settings: time source, shutdown budget.</summary>
+    /// <summary>Process-wide settings: time source, trusted proxies, shutdown budget.</summary>
     public static IHostApplicationBuilder AddHosting(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton(TimeProvider.System);
@@ -18,12 +20,42 @@ internal static partial class Hosting
             builder.Logging.AddJsonConsole();
         }
 
+        AddForwardedHeaders(builder);
         builder.Services.AddOptionsWithValidateOnStart<ShutdownOptions>().Bind(builder.Configuration.GetSection(ShutdownOptions.Section));
         builder.Services.AddSingleton<IValidateOptions<ShutdownOptions>, ShutdownOptionsValidator>();
         // The host cancels hosted services' StopAsync and Kestrel's drain after this budget.
         builder.Services.AddOptions<HostOptions>()
             .Configure<IOptions<ShutdownOptions>>((host, shutdown) => host.ShutdownTimeout = shutdown.Value.Timeout);
         return builder;
+    }
+
+    /// <summary>
+    /// ASPNETCORE_FORWARDEDHEADERS_ENABLED=true makes ASP.NET Core apply X-Forwarded-For and
+    /// X-Forwarded-Proto from any peer. Believe them only from Hosting:KnownProxies and
+    /// Hosting:KnownNetworks; from anyone else the header is ignored and the peer's own address counts.
+    /// </summary>
+    private static void AddForwardedHeaders(IHostApplicationBuilder builder)
+    {
+        var enabled = bool.TryParse(builder.Configuration[HostingOptions.ForwardedHeadersSetting], out var on) && on;
+        builder.Services.AddOptionsWithValidateOnStart<HostingOptions>()
+            .Bind(builder.Configuration.GetSection(HostingOptions.Section))
+            .Configure(options => options.ForwardedHeadersEnabled = enabled);
+        builder.Services.AddSingleton<IValidateOptions<HostingOptions>, HostingOptionsValidator>();
+        // After ASP.NET Core's own setup, which empties both lists when the switch is on.
+        builder.Services.AddOptions<ForwardedHeadersOptions>().PostConfigure<IOptions<HostingOptions>>((forwarded, hosting) =>
+        {
+            forwarded.KnownProxies.Clear();
+            forwarded.KnownIPNetworks.Clear();
+            foreach (var proxy in hosting.Value.KnownProxies)
+            {
+                forwarded.KnownProxies.Add(IPAddress.Parse(proxy));
+            }
+
+            foreach (var network in hosting.Value.KnownNetworks)
+            {
+                forwarded.KnownIPNetworks.Add(System.Net.IPNetwork.Parse(network));
+            }
+        });
     }
 
     /// <summary>
