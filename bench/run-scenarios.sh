@@ -84,7 +84,7 @@ start_server() {
     --contentRoot "$content" \
     --urls http://127.0.0.1:0 \
     --Kafka:BootstrapServers="$BROKER" --Auth:Enabled=false --Streaming:ConnectAttemptsPerMinute=0 \
-    --Management:Port=0 \
+    --Streaming:MaxConnectionsPerUser=0 --Management:Port=0 \
     --Streaming:MaxConnections=60000 \
     --Kafka:Consumer:fetch.wait.max.ms=10 \
     ${SERVER_ARGS:-} \

@@ -1,4 +1,5 @@
 using EnergyWs.Kafka;
+using EnergyWs.Streaming;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -34,10 +35,10 @@ internal static class HistoryExtensions
         return builder;
     }
 
-    /// <summary>GET /api/readings and /api/readings/latest.</summary>
+    /// <summary>GET /api/readings and /api/readings/latest, rate limited per client IP (429 + Retry-After).</summary>
     public static RouteGroupBuilder MapReadingsApi(this IEndpointRouteBuilder endpoints)
     {
-        var api = endpoints.MapGroup("/api/readings");
+        var api = endpoints.MapGroup("/api/readings").RequireRateLimiting(ConnectRateLimit.ApiPolicy);
         api.MapGet("", context => context.RequestServices.GetRequiredService<ReadingsApi>().ReadingsAsync(context)).WithName("readings");
         api.MapGet("/latest", context => context.RequestServices.GetRequiredService<ReadingsApi>().LatestAsync(context)).WithName("readings-latest");
         return api;

@@ -9,17 +9,21 @@ using Microsoft.Extensions.Options;
 namespace EnergyWs.Streaming;
 
 /// <summary>
-/// Per-client-IP limit on /ws connection attempts: a token bucket per remote address, answered
-/// with 429 and Retry-After. It protects the upgrade path from a reconnect loop or a flood; the
-/// number of open connections is bounded separately by MaxConnections.
+/// Per-client-IP limits on /ws connection attempts and on /api/readings requests: a token bucket
+/// per remote address and policy, answered with 429 and Retry-After. They protect the upgrade path
+/// from a reconnect loop or a flood, and the history from being copied out in a loop; the number
+/// of open connections is bounded separately by MaxConnections and MaxConnectionsPerUser.
 /// </summary>
 /// <remarks>
-/// Behind a reverse proxy the remote address is the proxy's unless forwarded headers are applied
-/// (ASPNETCORE_FORWARDEDHEADERS_ENABLED=true), in which case every client would share one bucket.
+/// Behind a reverse proxy the remote address is the proxy's, so every client would share one
+/// bucket, unless forwarded headers are applied (ASPNETCORE_FORWARDEDHEADERS_ENABLED=true) from
+/// the proxies in Hosting:KnownProxies / Hosting:KnownNetworks.
 /// </remarks>
 internal static class ConnectRateLimit
 {
     public const string Policy = "ws-connect";
+
+    public const string ApiPolicy = "readings-api";
 
     public static IServiceCollection AddConnectRateLimit(this IServiceCollection services)
     {
@@ -29,23 +33,24 @@ internal static class ConnectRateLimit
             var options = streaming.Value;
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
             limiter.OnRejected = OnRejectedAsync;
-            limiter.AddPolicy(Policy, context => Partition(context.Connection.RemoteIpAddress, options));
+            limiter.AddPolicy(Policy, context => Partition(context.Connection.RemoteIpAddress, options.ConnectAttemptsPerMinute, options.ConnectAttemptBurst));
+            limiter.AddPolicy(ApiPolicy, context => Partition(context.Connection.RemoteIpAddress, options.ApiRequestsPerMinute, options.ApiRequestBurst));
         });
         return services;
     }
 
-    private static RateLimitPartition<IPAddress> Partition(IPAddress? remote, StreamingOptions options)
+    private static RateLimitPartition<IPAddress> Partition(IPAddress? remote, int perMinute, int burst)
     {
-        if (options.ConnectAttemptsPerMinute == 0 || remote is null)
+        if (perMinute == 0 || remote is null)
         {
             return RateLimitPartition.GetNoLimiter(IPAddress.None);
         }
 
         // One token every 60 s / rate: the bucket refills smoothly instead of once a minute.
-        var period = TimeSpan.FromTicks(TimeSpan.TicksPerMinute / options.ConnectAttemptsPerMinute);
+        var period = TimeSpan.FromTicks(TimeSpan.TicksPerMinute / perMinute);
         return RateLimitPartition.GetTokenBucketLimiter(remote, _ => new TokenBucketRateLimiterOptions
         {
-            TokenLimit = options.ConnectAttemptBurst,
+            TokenLimit = burst,
             TokensPerPeriod = 1,
             ReplenishmentPeriod = period,
             QueueLimit = 0,
@@ -58,9 +63,16 @@ internal static class ConnectRateLimit
         var http = context.HttpContext;
         var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
         http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-        http.RequestServices.GetRequiredService<StreamingMetrics>().Rejected("rejected_rate");
         var logger = http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ConnectRateLimit).FullName!);
-        Log.ConnectRateLimited(logger, http.Connection.RemoteIpAddress?.ToString() ?? "unknown");
+        var remote = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        if (http.GetEndpoint()?.Metadata.GetMetadata<EnableRateLimitingAttribute>()?.PolicyName == ApiPolicy)
+        {
+            Log.ApiRateLimited(logger, remote);
+            return ValueTask.CompletedTask;
+        }
+
+        http.RequestServices.GetRequiredService<StreamingMetrics>().Rejected("rejected_rate");
+        Log.ConnectRateLimited(logger, remote);
         return ValueTask.CompletedTask;
     }
 }

@@ -31,6 +31,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 3010, Level = LogLevel.Error, Message = "Reading a message from client {Remote} failed; connection closed")]
     public static partial void ReaderFailed(ILogger logger, Exception exception, string remote);
 
+    [LoggerMessage(EventId = 3011, Level = LogLevel.Information, Message = "Client {Remote} refused: its principal holds Streaming:MaxConnectionsPerUser ({Limit}) connections")]
+    public static partial void UserConnectionLimitReached(ILogger logger, int limit, string remote);
+
+    [LoggerMessage(EventId = 3012, Level = LogLevel.Debug, Message = "Readings API request from {RemoteIp} rate-limited")]
+    public static partial void ApiRateLimited(ILogger logger, string remoteIp);
+
     [LoggerMessage(EventId = 3009, Level = LogLevel.Error, Message = "Writer for client {Remote} failed; connection closed")]
     public static partial void WriterFailed(ILogger logger, Exception exception, string remote);
 }

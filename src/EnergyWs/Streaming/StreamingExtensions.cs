@@ -17,6 +17,7 @@ internal static class StreamingExtensions
         builder.Services.AddSingleton<Broadcaster>();
         builder.Services.AddSingleton<StreamingMetrics>();
         builder.Services.AddSingleton<WebSocketEndpoint>();
+        builder.Services.AddSingleton<ConnectionsPerUser>();
         builder.Services.AddSingleton<ConnectionSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ConnectionSweeper>());
         builder.Services.AddHostedService<ConnectionCountLogger>();

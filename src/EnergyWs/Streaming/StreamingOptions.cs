@@ -74,6 +74,26 @@ internal sealed class StreamingOptions
     /// <summary>Attempts one IP may make at once (several tabs, a NAT'ed office) before the per-minute rate applies.</summary>
     [Range(1, 100_000, ErrorMessage = "Streaming:ConnectAttemptBurst must be between 1 and 100000.")]
     public int ConnectAttemptBurst { get; set; } = 60;
+
+    /// <summary>
+    /// Open connections one client may hold: per token subject when authentication is on, else per
+    /// client id, else per client IP. Beyond it the upgrade gets 429, so one principal cannot take
+    /// every slot of <see cref="MaxConnections"/>. 0 turns the limit off.
+    /// </summary>
+    [Range(0, 1_000_000, ErrorMessage = "Streaming:MaxConnectionsPerUser must be between 0 and 1000000.")]
+    public int MaxConnectionsPerUser { get; set; } = 100;
+
+    /// <summary>
+    /// Requests to /api/readings and /api/readings/latest one client IP may make per minute, after
+    /// its burst is spent; beyond it the request gets 429. A dashboard makes one per page load; each
+    /// request copies up to History:MaxApiReadings readings. 0 turns the limit off.
+    /// </summary>
+    [Range(0, 60_000, ErrorMessage = "Streaming:ApiRequestsPerMinute must be between 0 and 60000.")]
+    public int ApiRequestsPerMinute { get; set; } = 600;
+
+    /// <summary>Requests one IP may make at once before the per-minute rate applies.</summary>
+    [Range(1, 100_000, ErrorMessage = "Streaming:ApiRequestBurst must be between 1 and 100000.")]
+    public int ApiRequestBurst { get; set; } = 60;
 }
 
 [OptionsValidator]

@@ -65,6 +65,15 @@ internal sealed class WebSocketEndpoint(
             return;
         }
 
+        // Held until the connection ends: every way out of this method gives the slot back, once.
+        using var userSlot = context.RequestServices.GetRequiredService<ConnectionsPerUser>().TryAcquire(context);
+        if (userSlot is null)
+        {
+            Log.UserConnectionLimitReached(logger, _options.MaxConnectionsPerUser, remote);
+            await RefuseAsync(context, StatusCodes.Status429TooManyRequests, "too many connections for this client", "rejected_user_limit");
+            return;
+        }
+
         // The client's stream starts here, before the 101 is sent: every reading published once the
         // client sees its handshake complete reaches it (one that connects, then makes its meter
         // report, gets that report). Start first, snapshot second: every frame after the snapshot

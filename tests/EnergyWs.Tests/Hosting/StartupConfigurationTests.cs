@@ -16,6 +16,8 @@ public sealed class StartupConfigurationTests
     [InlineData("Hosting__KnownNetworks__0", "10.42.0.0/40", "Hosting:KnownNetworks:0")]
     [InlineData("Hosting__KnownProxies__0", "traefik", "Hosting:KnownProxies:0")]
     [InlineData("ASPNETCORE_FORWARDEDHEADERS_ENABLED", "true", "Hosting:KnownProxies or Hosting:KnownNetworks")]
+    [InlineData("Streaming__MaxConnectionsPerUser", "-1", "Streaming:MaxConnectionsPerUser")]
+    [InlineData("Streaming__ApiRequestsPerMinute", "-1", "Streaming:ApiRequestsPerMinute")]
     public async Task Startup_InvalidSetting_ExitsNonZeroWithOneLineNamingIt(string variable, string value, string setting)
     {
         var (exitCode, stdout, stderr) = await RunServiceAsync(new()

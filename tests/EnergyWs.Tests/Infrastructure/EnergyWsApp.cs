@@ -32,6 +32,8 @@ internal sealed class EnergyWsApp : WebApplicationFactory<Program>
             ["Management:Port"] = "0",
             // Tests open many connections and requests from 127.0.0.1; the per-client limits have tests of their own.
             ["Streaming:ConnectAttemptsPerMinute"] = "0",
+            ["Streaming:MaxConnectionsPerUser"] = "0",
+            ["Streaming:ApiRequestsPerMinute"] = "0",
             ["Logging:LogLevel:Default"] = "Warning",
             // Many servers share this process's heap: one would pause all the others to compact it.
             ["Memory:CompactAfterStart"] = "false",

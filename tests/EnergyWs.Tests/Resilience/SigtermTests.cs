@@ -35,6 +35,7 @@ public sealed class SigtermTests
         start.Environment["Demo__Enabled"] = "false";
         start.Environment["Auth__Enabled"] = "false";
         start.Environment["Streaming__ConnectAttemptsPerMinute"] = "0";
+        start.Environment["Streaming__MaxConnectionsPerUser"] = "0";
         start.Environment["Management__Port"] = "0";
         start.Environment["Logging__LogLevel__Default"] = "Warning";
 

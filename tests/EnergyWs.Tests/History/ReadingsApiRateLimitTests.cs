@@ -1,0 +1,40 @@
+using System.Net;
+using EnergyWs.Tests.Infrastructure;
+
+namespace EnergyWs.Tests.History;
+
+/// <summary>Streaming:ApiRequestsPerMinute and Streaming:ApiRequestBurst, per client IP.</summary>
+public sealed class ReadingsApiRateLimitTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task ReadingsApi_BurstSpent_Gets429WithRetryAfterOnBothRoutesWhileWebSocketsStillConnect()
+    {
+        using var kafka = new TestKafka();
+        var topic = await kafka.CreateTopicAsync();
+        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        {
+            ["Streaming:ApiRequestsPerMinute"] = "1",
+            ["Streaming:ApiRequestBurst"] = "3",
+        }).StartAsync(Ct);
+        using var http = new HttpClient { BaseAddress = app.BaseAddress };
+
+        foreach (var path in new[] { "/api/readings", "/api/readings/latest", "/api/readings" })
+        {
+            using var ok = await http.GetAsync(new Uri(path, UriKind.Relative), Ct);
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        }
+
+        foreach (var path in new[] { "/api/readings", "/api/readings/latest" })
+        {
+            using var refused = await http.GetAsync(new Uri(path, UriKind.Relative), Ct);
+            Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+            var retryAfter = refused.Headers.RetryAfter?.Delta;
+            Assert.True(retryAfter >= TimeSpan.FromSeconds(1), $"Retry-After: {refused.Headers.RetryAfter}");
+        }
+
+        // A separate allowance: the spent API budget does not block connection attempts.
+        await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
+    }
+}
