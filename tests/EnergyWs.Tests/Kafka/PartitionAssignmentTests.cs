@@ -44,7 +44,7 @@ public sealed class PartitionAssignmentTests
             ["Kafka:PartitionRefreshInterval"] = "00:00:05",
         }, services: s => s.AddFakeLogging()).StartAsync(Ct);
         var started = TimeProvider.System.GetTimestamp();
-        using var http = new HttpClient { BaseAddress = app.BaseAddress };
+        using var http = new HttpClient { BaseAddress = app.ManagementAddress }; // readiness details are on the management port
         await Eventually.TrueAsync(() => app.Get<ReadingHistory>().Count == 3, "partition 0's history is read back", Ct);
         await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
         await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 1, "the client is registered", Ct);
@@ -106,7 +106,7 @@ public sealed class PartitionAssignmentTests
             ["Kafka:ReplayRecords"] = "10",
             ["Kafka:PartitionRefreshInterval"] = "00:00:01",
         }).StartAsync(Ct);
-        using var http = new HttpClient { BaseAddress = app.BaseAddress };
+        using var http = new HttpClient { BaseAddress = app.ManagementAddress }; // readiness details are on the management port
         await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
         await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 1, "the client is registered", Ct);
         await WaitForReadinessAsync(http, HttpStatusCode.OK, "consuming");
