@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using EnergyWs.Readings;
 using EnergyWs.Streaming;
 using Microsoft.Extensions.Options;
@@ -7,8 +8,7 @@ namespace EnergyWs.History;
 /// <summary>What a reader of the history got: the frames, and the newest sequence the history held then.</summary>
 /// <param name="Frames">Matching frames, oldest first (in sequence order).</param>
 /// <param name="ThroughSequence">
-/// Every frame up to this sequence was considered, matching or not; live frames at or below it
-/// must not be sent again after this snapshot.
+/// Every frame the history kept up to this sequence was considered, matching or not.
 /// </param>
 /// <param name="Truncated">More frames matched than were allowed; the oldest were left out.</param>
 internal readonly record struct HistorySnapshot(List<ReadingFrame> Frames, long ThroughSequence, bool Truncated);
@@ -19,11 +19,22 @@ internal readonly record struct HistorySnapshot(List<ReadingFrame> Frames, long 
 /// frame per device/channel.
 /// </summary>
 /// <remarks>
-/// <see cref="Append"/> runs on the consumer thread (via <see cref="ReadingPipeline.Published"/>,
+/// <para>
+/// <see cref="Append"/> runs on the consumer thread alone (via <see cref="ReadingPipeline.Published"/>,
 /// before the broadcaster sees the frame, for live and rebuilt records alike); readers run on
-/// request threads. One lock guards the ring and the latest map; appending holds it for O(1) work
-/// and allocates only when the ring grows or a new device/channel appears. Readers hold it for one
-/// linear scan (≤ MaxReadings references, ~1 ms at 100,000).
+/// request threads and never take a lock the writer takes, so a reader scanning the whole history
+/// cannot delay the consumer. Appending is O(1) and allocates only when the ring grows or a new
+/// device/channel appears.
+/// </para>
+/// <para>
+/// Invariants a reader relies on: frame for logical index i (0, 1, 2, … in append order, so in
+/// sequence order) lives at <c>_ring[i % _ring.Length]</c> for i in [_oldest, _next). The writer
+/// stores a slot before it publishes <see cref="_next"/>, publishes a grown array before any
+/// append beyond the old one's length, and publishes <see cref="_lastSequence"/> last. A reader
+/// walks newest → oldest; sequences must strictly fall, so a slot the writer has since cleared
+/// (null) or reused for a newer frame (a higher sequence) ends the walk: everything older was being
+/// dropped anyway, which is the same answer a moment later.
+/// </para>
 /// </remarks>
 internal sealed class ReadingHistory : IHostedService
 {
@@ -32,17 +43,18 @@ internal sealed class ReadingHistory : IHostedService
 
     private const int InitialCapacity = 1024;
 
-    private readonly Lock _gate = new();
-    private readonly Dictionary<(string? Device, string? Channel), ReadingFrame> _latest = [];
+    // Written by the consumer thread only; readers enumerate it without locks (a moment-in-time
+    // view per key, which is what "latest" means). Updating an existing key does not allocate.
+    private readonly ConcurrentDictionary<(string? Device, string? Channel), ReadingFrame> _latest = new();
     private readonly TimeProvider _time;
     private readonly TimeSpan _window;
     private readonly int _maxReadings;
 
-    // Ring: _ring[(_head + i) % _ring.Length] for i in [0, _count) is oldest → newest.
-    private ReadingFrame[] _ring;
-    private int _head;
-    private int _count;
+    private ReadingFrame?[] _ring;
+    private long _oldest;
+    private long _next;
     private long _lastSequence;
+    private int _latestCount;
 
     public ReadingHistory(ReadingPipeline pipeline, IOptions<HistoryOptions> options, TimeProvider time)
     {
@@ -58,58 +70,57 @@ internal sealed class ReadingHistory : IHostedService
         pipeline.Published += Append;
     }
 
-    public int Count
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _count;
-            }
-        }
-    }
+    /// <summary>Frames held now.</summary>
+    public int Count => (int)(Volatile.Read(ref _next) - Volatile.Read(ref _oldest));
 
-    /// <summary>Adds a frame (consumer thread). Frames older than the window are not kept, but still count as latest.</summary>
+    /// <summary>Device/channel pairs with a latest frame now.</summary>
+    public int LatestCount => Volatile.Read(ref _latestCount);
+
+    /// <summary>The most frames the history holds (<see cref="HistoryOptions.MaxReadings"/>).</summary>
+    public int MaxReadings => _maxReadings;
+
+    /// <summary>Adds a frame (consumer thread only). Frames older than the window are not kept, but still count as latest.</summary>
     public void Append(ReadingFrame frame)
     {
         ArgumentNullException.ThrowIfNull(frame);
         var cutoff = _time.GetUtcNow() - _window;
-        lock (_gate)
+        var key = (frame.Reading.Device, frame.Reading.Channel);
+        if (_latest.ContainsKey(key))
         {
-            _lastSequence = frame.Sequence;
-            var key = (frame.Reading.Device, frame.Reading.Channel);
-            if (_latest.Count < MaxLatestKeys || _latest.ContainsKey(key))
-            {
-                _latest[key] = frame;
-            }
+            _latest[key] = frame;
+        }
+        else if (_latestCount < MaxLatestKeys && _latest.TryAdd(key, frame))
+        {
+            Volatile.Write(ref _latestCount, _latestCount + 1);
+        }
 
-            // Expire from the oldest end. Timestamps are not strictly ordered (partitions, meter
-            // clocks), so an old frame behind a newer one waits; readers filter by time anyway.
-            while (_count > 0 && _ring[_head].Reading.Timestamp <= cutoff)
-            {
-                RemoveOldest();
-            }
+        // Expire from the oldest end. Timestamps are not strictly ordered (partitions, meter
+        // clocks), so an old frame behind a newer one waits; readers filter by time anyway.
+        var ring = _ring;
+        while (_oldest < _next && ring[_oldest % ring.Length]!.Reading.Timestamp <= cutoff)
+        {
+            RemoveOldest(ring);
+        }
 
-            if (frame.Reading.Timestamp <= cutoff)
+        if (frame.Reading.Timestamp > cutoff)
+        {
+            if (_next - _oldest == ring.Length)
             {
-                return;
-            }
-
-            if (_count == _ring.Length)
-            {
-                if (_ring.Length < _maxReadings)
+                if (ring.Length < _maxReadings)
                 {
-                    Grow();
+                    ring = Grow(ring);
                 }
                 else
                 {
-                    RemoveOldest();
+                    RemoveOldest(ring);
                 }
             }
 
-            _ring[(_head + _count) % _ring.Length] = frame;
-            _count++;
+            Volatile.Write(ref ring[_next % ring.Length], frame);
+            Volatile.Write(ref _next, _next + 1);
         }
+
+        Volatile.Write(ref _lastSequence, frame.Sequence);
     }
 
     /// <summary>Frames strictly after <paramref name="after"/> and at or before <paramref name="until"/>, keeping the newest <paramref name="max"/>.</summary>
@@ -120,29 +131,37 @@ internal sealed class ReadingHistory : IHostedService
         var lower = after is { } a && a > cutoff ? a : cutoff;
         var frames = new List<ReadingFrame>();
         var truncated = false;
-        long through;
-        lock (_gate)
+
+        // Order matters (see the remarks): the sequence first, then the end, then the array.
+        var through = Volatile.Read(ref _lastSequence);
+        var next = Volatile.Read(ref _next);
+        var ring = Volatile.Read(ref _ring);
+        var oldest = Math.Max(Volatile.Read(ref _oldest), next - ring.Length);
+        var previous = long.MaxValue;
+
+        // Newest first, so a truncated answer keeps the most recent readings.
+        for (var i = next - 1; i >= oldest; i--)
         {
-            through = _lastSequence;
-
-            // Newest first, so a truncated answer keeps the most recent readings.
-            for (var i = _count - 1; i >= 0; i--)
+            var frame = Volatile.Read(ref ring[i % ring.Length]);
+            if (frame is null || frame.Sequence >= previous)
             {
-                var frame = _ring[(_head + i) % _ring.Length];
-                var ts = frame.Reading.Timestamp;
-                if (ts <= lower || (until is { } u && ts > u) || !selection.Accepts(frame.Reading))
-                {
-                    continue;
-                }
-
-                if (frames.Count == max)
-                {
-                    truncated = true;
-                    break;
-                }
-
-                frames.Add(frame);
+                break;
             }
+
+            previous = frame.Sequence;
+            var ts = frame.Reading.Timestamp;
+            if (frame.Sequence > through || ts <= lower || (until is { } u && ts > u) || !selection.Accepts(frame.Reading))
+            {
+                continue;
+            }
+
+            if (frames.Count == max)
+            {
+                truncated = true;
+                break;
+            }
+
+            frames.Add(frame);
         }
 
         frames.Reverse();
@@ -150,47 +169,52 @@ internal sealed class ReadingHistory : IHostedService
     }
 
     /// <summary>The latest frame of every selected device/channel, in sequence order.</summary>
-    public HistorySnapshot Latest(ClientSelection selection)
+    public HistorySnapshot Latest(ClientSelection selection, int max = int.MaxValue)
     {
         ArgumentNullException.ThrowIfNull(selection);
         var frames = new List<ReadingFrame>();
-        long through;
-        lock (_gate)
+        var through = Volatile.Read(ref _lastSequence);
+        foreach (var (_, frame) in _latest)
         {
-            through = _lastSequence;
-            foreach (var frame in _latest.Values)
+            if (selection.Accepts(frame.Reading))
             {
-                if (selection.Accepts(frame.Reading))
-                {
-                    frames.Add(frame);
-                }
+                // A key updated during the walk gives its newer frame: still one per key.
+                through = Math.Max(through, frame.Sequence);
+                frames.Add(frame);
             }
         }
 
         frames.Sort(static (x, y) => x.Sequence.CompareTo(y.Sequence));
-        return new HistorySnapshot(frames, through, Truncated: false);
+        var truncated = frames.Count > max;
+        if (truncated)
+        {
+            frames.RemoveRange(0, frames.Count - max);
+        }
+
+        return new HistorySnapshot(frames, through, truncated);
     }
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    private void RemoveOldest()
+    private void RemoveOldest(ReadingFrame?[] ring)
     {
-        _ring[_head] = null!;
-        _head = (_head + 1) % _ring.Length;
-        _count--;
+        Volatile.Write(ref ring[_oldest % ring.Length], null);
+        Volatile.Write(ref _oldest, _oldest + 1);
     }
 
-    private void Grow()
+    private ReadingFrame?[] Grow(ReadingFrame?[] ring)
     {
-        var grown = new ReadingFrame[(int)Math.Min((long)_ring.Length * 2, _maxReadings)];
-        for (var i = 0; i < _count; i++)
+        // Same logical indices, new positions: a reader still on the old array reads the old
+        // positions, which the writer no longer touches.
+        var grown = new ReadingFrame?[(int)Math.Min((long)ring.Length * 2, _maxReadings)];
+        for (var i = _oldest; i < _next; i++)
         {
-            grown[i] = _ring[(_head + i) % _ring.Length];
+            grown[i % grown.Length] = ring[i % ring.Length];
         }
 
-        _ring = grown;
-        _head = 0;
+        Volatile.Write(ref _ring, grown);
+        return grown;
     }
 }
