@@ -17,6 +17,11 @@ internal static class HistoryExtensions
         services.AddSingleton<IValidateOptions<HistoryOptions>, HistoryOptionsValidator>();
         services.AddSingleton<ReadingHistory>();
         services.AddSingleton<ReadingsApi>();
+        services.AddSingleton<ReplayBudget>();
+        if (builder.Configuration[$"{HistoryOptions.Section}:{nameof(HistoryOptions.ReplayBudget)}"] is null)
+        {
+            services.PostConfigure<HistoryOptions>(history => history.ReplayBudget = (int)Math.Min(2L * history.MaxReadings, 100_000_000));
+        }
 
         // Registered as a hosted service only so it is constructed (and subscribed to the
         // pipeline) before the consumer starts delivering.

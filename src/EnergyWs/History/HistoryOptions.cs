@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 
 namespace EnergyWs.History;
 
-internal sealed class HistoryOptions
+internal sealed class HistoryOptions : IValidatableObject
 {
     public const string Section = "History";
 
@@ -19,6 +19,9 @@ internal sealed class HistoryOptions
     /// <summary>One API response stays a few MB at most.</summary>
     public const int DefaultMaxApiReadings = 10_000;
 
+    /// <summary>How long a connecting client waits for its replay's share before it is refused (503); long enough for a few full replays to drain.</summary>
+    public static readonly TimeSpan DefaultReplayWaitTimeout = TimeSpan.FromSeconds(10);
+
     /// <summary>Readings older than this (by their own timestamp) are dropped; also the cap on ?history=.</summary>
     [TimeSpanRange("00:00:01", "31.00:00:00", ErrorMessage = "History:Window must be between 00:00:01 and 31.00:00:00.")]
     public TimeSpan Window { get; set; } = DefaultWindow;
@@ -30,6 +33,28 @@ internal sealed class HistoryOptions
     /// <summary>Readings one GET /api/readings returns at most; the newest are kept.</summary>
     [Range(1, 1_000_000, ErrorMessage = "History:MaxApiReadings must be between 1 and 1000000.")]
     public int MaxApiReadings { get; set; } = DefaultMaxApiReadings;
+
+    /// <summary>
+    /// Frames all WebSocket replays in flight may hold together; a replay takes its share before its
+    /// snapshot and gives it back once written. Unset, it is twice <see cref="MaxReadings"/>: two
+    /// full-history replays at once, ~8 bytes a frame, plus whatever the history has dropped meanwhile.
+    /// </summary>
+    [Range(1, 100_000_000, ErrorMessage = "History:ReplayBudget must be between 1 and 100000000.")]
+    public int ReplayBudget { get; set; } = 2 * DefaultMaxReadings;
+
+    /// <summary>How long a connecting client waits for its replay's share of <see cref="ReplayBudget"/>.</summary>
+    [TimeSpanRange("00:00:00", "00:05:00", ErrorMessage = "History:ReplayWaitTimeout must be between 00:00:00 and 00:05:00.")]
+    public TimeSpan ReplayWaitTimeout { get; set; } = DefaultReplayWaitTimeout;
+
+    /// <summary>A full-history replay must fit in the budget, or it could never start.</summary>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (ReplayBudget < MaxReadings)
+        {
+            yield return new ValidationResult(
+                "History:ReplayBudget must be at least History:MaxReadings.", [nameof(ReplayBudget)]);
+        }
+    }
 }
 
 [OptionsValidator]
