@@ -66,8 +66,16 @@ internal sealed class ClientConnection
     // GetTimestamp() when the pending send started; 0 while no send is pending.
     private long _sendStartedAt;
 
-    // History to send before anything queued; set once before RunAsync, read by the writer only.
-    private IReadOnlyList<ReadingFrame>? _replay;
+    // History to send before anything queued; set once before RunAsync, cleared by the writer once
+    // written, so an idle client holds none of it. _replayRelease returns its share of the budget.
+    private List<ReadingFrame>? _replay;
+    private IDisposable? _replayRelease;
+
+    // Sequences of replayed frames that were not yet published when the replay was taken: the live
+    // stream may still bring them, and they are skipped there. Ascending, like the stream; dropped
+    // once the stream is past them.
+    private long[]? _replayed;
+    private int _replayedNext;
 
     // GetTimestamp() when the replay was written: frames queued meanwhile age from then, not from
     // their arrival, so a long replay does not turn the live frames behind it stale (a gap).
@@ -130,9 +138,6 @@ internal sealed class ClientConnection
     /// <summary>Turns a reading frame into this client's bytes; null sends the frame's own JSON.</summary>
     public Func<ReadingFrame, ReadOnlyMemory<byte>>? Format { get; init; }
 
-    /// <summary>Frames with a sequence at or below this were already sent by a replay and are skipped.</summary>
-    public long SkipThroughSequence { get; set; }
-
     public bool IsClosing => _closeRequested.Task.IsCompleted;
 
     /// <summary>Frames and messages waiting for this client now (frames bounded by the queue capacity).</summary>
@@ -183,15 +188,56 @@ internal sealed class ClientConnection
     }
 
     /// <summary>
-    /// Replayed history: the writer sends these frames (through <see cref="Format"/>, not subject
-    /// to the queue bound or <see cref="StreamingOptions.MaxFrameAge"/>) before anything queued, then
-    /// skips queued frames with a sequence at or below <paramref name="skipThroughSequence"/>.
-    /// Call once, after the connection is registered with the broadcaster and before <see cref="RunAsync"/>.
+    /// Replayed history, in sequence order: the writer sends these frames (through <see cref="Format"/>,
+    /// not subject to the queue bound or <see cref="StreamingOptions.MaxFrameAge"/>) before anything
+    /// queued, then <paramref name="release"/> is disposed. Call once, after the connection is
+    /// registered with the broadcaster and before <see cref="RunAsync"/>; the list becomes the writer's.
     /// </summary>
-    public void SetReplay(IReadOnlyList<ReadingFrame> frames, long skipThroughSequence)
+    /// <remarks>
+    /// The seam is exact: each frame goes out once, from the replay or from the live stream. A
+    /// replayed frame already published at or after this client's cursor is left to the live stream
+    /// (so those go out in order); one not yet published stays in the replay and is skipped when it
+    /// is. Everything else in the live stream is sent, whatever its timestamp.
+    /// </remarks>
+    public void SetReplay(List<ReadingFrame> frames, IDisposable? release = null)
     {
+        ArgumentNullException.ThrowIfNull(frames);
+        var cursor = _cursor;
+
+        // Frames are published in sequence order, so only those after the frame before the cursor
+        // can still be in the live stream; without it (none yet, or overwritten), any can.
+        var before = cursor > 0 ? _broadcaster?.At(cursor - 1) : null;
+        var threshold = before?.Sequence ?? long.MinValue;
+        var tail = frames.Count;
+        while (tail > 0 && frames[tail - 1].Sequence > threshold)
+        {
+            tail--;
+        }
+
+        List<long>? unpublished = null;
+        var kept = tail;
+        for (var i = tail; i < frames.Count; i++)
+        {
+            var frame = frames[i];
+            var index = frame.RingIndex;
+            if (index >= cursor)
+            {
+                continue;
+            }
+
+            if (index < 0)
+            {
+                (unpublished ??= []).Add(frame.Sequence);
+            }
+
+            frames[kept++] = frame;
+        }
+
+        frames.RemoveRange(kept, frames.Count - kept);
+        _replayed = unpublished?.ToArray();
+        _replayedNext = 0;
         _replay = frames;
-        SkipThroughSequence = skipThroughSequence;
+        _replayRelease = release;
     }
 
     /// <summary>Queues a last message (an error) and closes once the writer has sent it.</summary>
@@ -272,10 +318,10 @@ internal sealed class ClientConnection
     {
         try
         {
-            if (_replay is { } replay)
+            // No local here holds the replay: this method lives as long as the connection.
+            if (_replay is not null)
             {
-                await WriteReplayAsync(replay);
-                _replay = null;
+                await WriteReplayAsync();
                 _replayEndedAt = _time.GetTimestamp();
             }
 
@@ -317,6 +363,7 @@ internal sealed class ClientConnection
         finally
         {
             ReleaseBatch();
+            ReleaseReplay();
         }
     }
 
@@ -395,7 +442,7 @@ internal sealed class ClientConnection
             }
 
             cursor++;
-            if (frame.Sequence <= SkipThroughSequence || !_writerSelection.Accepts(frame.Reading))
+            if (SkipReplayed(frame.Sequence) || !_writerSelection.Accepts(frame.Reading))
             {
                 continue;
             }
@@ -435,7 +482,7 @@ internal sealed class ClientConnection
         for (var i = checkFrom; i < to; i++)
         {
             if (ring.At(i) is not { } frame ||
-                (frame.Sequence > SkipThroughSequence && _writerSelection.Accepts(frame.Reading)))
+                (!WasReplayed(frame.Sequence) && _writerSelection.Accepts(frame.Reading)))
             {
                 wanted++;
             }
@@ -444,20 +491,68 @@ internal sealed class ClientConnection
         return wanted;
     }
 
-    /// <summary>Sends replayed history in batches, awaiting the socket: memory stays at the frame list.</summary>
-    private async Task WriteReplayAsync(IReadOnlyList<ReadingFrame> replay)
+    /// <summary>True for a live frame the replay already sent (consumes it: the stream is in sequence order).</summary>
+    private bool SkipReplayed(long sequence)
     {
-        for (var i = 0; i < replay.Count && !IsClosing; i++)
+        if (_replayed is not { } replayed)
         {
-            var frame = replay[i];
-            Append(Format is null ? frame.Utf8Json.Span : Format(frame).Span);
-            if (_batchFrames == MaxReplayFramesPerWrite || _batchLength >= BatchLimit)
-            {
-                await FlushBatchAsync();
-            }
+            return false;
         }
 
-        await FlushBatchAsync();
+        while (_replayedNext < replayed.Length && replayed[_replayedNext] < sequence)
+        {
+            _replayedNext++;
+        }
+
+        var hit = _replayedNext < replayed.Length && replayed[_replayedNext] == sequence;
+        if (hit)
+        {
+            _replayedNext++;
+        }
+
+        if (_replayedNext == replayed.Length)
+        {
+            _replayed = null;
+        }
+
+        return hit;
+    }
+
+    /// <summary>Whether the replay sent this frame, without consuming it (for counting drops).</summary>
+    private bool WasReplayed(long sequence) =>
+        _replayed is { } replayed && Array.BinarySearch(replayed, _replayedNext, replayed.Length - _replayedNext, sequence) >= 0;
+
+    /// <summary>
+    /// Sends replayed history in batches, awaiting the socket, then lets go of it: the frames are
+    /// referenced only until written.
+    /// </summary>
+    internal async Task WriteReplayAsync()
+    {
+        try
+        {
+            var replay = _replay!;
+            for (var i = 0; i < replay.Count && !IsClosing; i++)
+            {
+                var frame = replay[i];
+                Append(Format is null ? frame.Utf8Json.Span : Format(frame).Span);
+                if (_batchFrames == MaxReplayFramesPerWrite || _batchLength >= BatchLimit)
+                {
+                    await FlushBatchAsync();
+                }
+            }
+
+            await FlushBatchAsync();
+        }
+        finally
+        {
+            ReleaseReplay();
+        }
+    }
+
+    private void ReleaseReplay()
+    {
+        _replay = null;
+        Interlocked.Exchange(ref _replayRelease, null)?.Dispose();
     }
 
     /// <summary>Appends one text message, framed, to the batch.</summary>

@@ -39,4 +39,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3009, Level = LogLevel.Error, Message = "Writer for client {Remote} failed; connection closed")]
     public static partial void WriterFailed(ILogger logger, Exception exception, string remote);
+
+    [LoggerMessage(EventId = 3030, Level = LogLevel.Warning, Message = "Replay budget of {Budget} frames stayed in use for {Timeout}; refused a client's replay")]
+    public static partial void ReplayBudgetExhausted(ILogger logger, int budget, TimeSpan timeout);
 }

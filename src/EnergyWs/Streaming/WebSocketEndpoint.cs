@@ -19,6 +19,7 @@ internal sealed class WebSocketEndpoint(
     IHostApplicationLifetime lifetime,
     ReadingHistory history,
     IOptions<HistoryOptions> historyOptions,
+    ReplayBudget replayBudget,
     ILogger<WebSocketEndpoint> logger)
 {
     /// <summary>Bounds on what a client may put in the query string.</summary>
@@ -74,15 +75,19 @@ internal sealed class WebSocketEndpoint(
             return;
         }
 
+        // A replay's frames stay in memory until its writer has sent them: the budget bounds them
+        // across all clients. A client over it waits here, before the upgrade, holding nothing.
+        using var lease = await AcquireReplayAsync(context, replay);
+        if (lease is null)
+        {
+            return;
+        }
+
         // The client's stream starts here, before the 101 is sent: every reading published once the
         // client sees its handshake complete reaches it (one that connects, then makes its meter
-        // report, gets that report). Start first, snapshot second: every frame after the snapshot
-        // comes from the ring, every frame up to it is in the snapshot (history appends before the
-        // broadcaster publishes), and the writer skips ring frames the snapshot covered. No gap, no
-        // duplicate at the seam.
+        // report, gets that report). The snapshot is taken once the client is registered from this
+        // index, and the connection sends each frame once, from the replay or from the stream.
         var from = broadcaster.Head;
-        var snapshot = Snapshot(selection, replay);
-
         using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
         {
             // Browsers cannot set headers on a WebSocket, so they send the token as the subprotocol
@@ -103,7 +108,7 @@ internal sealed class WebSocketEndpoint(
             OnMessage = control.HandleAsync,
             Format = control.Format,
         };
-        if (!broadcaster.TryAdd(connection, _options.MaxConnections, from, out var startedAtFrom))
+        if (!broadcaster.TryAdd(connection, _options.MaxConnections, from, out _))
         {
             // Lost the race for the last slot after the upgrade: say so in the close frame.
             metrics.Rejected("rejected_limit");
@@ -111,14 +116,8 @@ internal sealed class WebSocketEndpoint(
             return;
         }
 
-        if (!startedAtFrom)
-        {
-            // The handshake took so long that the ring moved on by half its capacity (a connect
-            // flood during a burst): the client starts now instead of lapped, with a fresh snapshot.
-            snapshot = Snapshot(selection, replay);
-        }
-
-        connection.SetReplay(snapshot.Frames, snapshot.ThroughSequence);
+        // Not inlined: a local of this method would keep the snapshot for the whole connection.
+        StartReplay(history, connection, selection, replay, lease);
 
         metrics.Accepted();
         Log.ClientConnected(logger, remote, broadcaster.Count);
@@ -143,10 +142,49 @@ internal sealed class WebSocketEndpoint(
         }
     }
 
-    private HistorySnapshot Snapshot(ClientSelection selection, ReplayRequest replay) =>
-        replay.After is { } after
-            ? history.Query(selection, after, until: null, max: int.MaxValue)
-            : history.Latest(selection);
+    /// <summary>
+    /// Takes the client's snapshot and hands it to the connection, which lets go of it once written.
+    /// Call after the connection is registered with the broadcaster and before it runs.
+    /// </summary>
+    internal static void StartReplay(ReadingHistory history, ClientConnection connection, ClientSelection selection, ReplayRequest replay, ReplayBudget.Lease? lease)
+    {
+        var max = lease?.Frames ?? int.MaxValue;
+        var snapshot = replay.After is { } after
+            ? history.Query(selection, after, until: null, max)
+            : history.Latest(selection, max);
+        lease?.Keep(snapshot.Frames.Count);
+        connection.SetReplay(snapshot.Frames, lease);
+    }
+
+    /// <summary>
+    /// The replay's share of the budget: what the history holds now plus headroom for what arrives
+    /// during the handshake (a snapshot never takes more than its share; beyond it the oldest are
+    /// left out). Null once the client was refused (the wait ran out: 503) or went away.
+    /// </summary>
+    private async Task<ReplayBudget.Lease?> AcquireReplayAsync(HttpContext context, ReplayRequest replay)
+    {
+        // Latest values: a new device or two during a handshake. History: a burst of readings;
+        // once the history is full it holds MaxReadings and the headroom does not apply.
+        var wanted = replay.After is null
+            ? Math.Min(history.LatestCount + 64, ReadingHistory.MaxLatestKeys)
+            : (int)Math.Min(history.Count + 1024L, history.MaxReadings);
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        try
+        {
+            if (await replayBudget.AcquireAsync(wanted, cancel.Token) is { } lease)
+            {
+                return lease;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+
+        Log.ReplayBudgetExhausted(logger, replayBudget.Capacity, replayBudget.WaitTimeout);
+        await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, "replay capacity busy", "rejected_replay_busy");
+        return null;
+    }
 
     private async Task RefuseAsync(HttpContext context, int status, string detail, string metric)
     {
