@@ -28,8 +28,9 @@ internal readonly record struct HistorySnapshot(List<ReadingFrame> Frames, long 
 /// </para>
 /// <para>
 /// Invariants a reader relies on: frame for logical index i (0, 1, 2, … in append order, so in
-/// sequence order) lives at <c>_ring[i % _ring.Length]</c> for i in [_oldest, _next). The writer
-/// stores a slot before it publishes <see cref="_next"/>, publishes a grown array before any
+/// sequence order) lives at <c>_ring.Frames[i % _ring.Length]</c>, its timestamp at the same
+/// position of <c>_ring.Ticks</c>, for i in [_oldest, _next). The writer stores the timestamp,
+/// then the frame, before it publishes <see cref="_next"/>, publishes grown arrays before any
 /// append beyond the old one's length, and publishes <see cref="_lastSequence"/> last. A reader
 /// walks newest → oldest; sequences must strictly fall, so a slot the writer has since cleared
 /// (null) or reused for a newer frame (a higher sequence) ends the walk: everything older was being
@@ -50,7 +51,7 @@ internal sealed class ReadingHistory : IHostedService
     private readonly TimeSpan _window;
     private readonly int _maxReadings;
 
-    private ReadingFrame?[] _ring;
+    private Slots _ring;
     private long _oldest;
     private long _next;
     private long _lastSequence;
@@ -63,7 +64,7 @@ internal sealed class ReadingHistory : IHostedService
         _time = time;
         _window = options.Value.Window;
         _maxReadings = options.Value.MaxReadings;
-        _ring = new ReadingFrame[Math.Min(InitialCapacity, _maxReadings)];
+        _ring = new Slots(Math.Min(InitialCapacity, _maxReadings));
 
         // Subscribed at construction: hosted services are all constructed before any starts, so
         // this is in place before the consumer delivers its first (rebuild) record.
@@ -97,7 +98,7 @@ internal sealed class ReadingHistory : IHostedService
         // Expire from the oldest end. Timestamps are not strictly ordered (partitions, meter
         // clocks), so an old frame behind a newer one waits; readers filter by time anyway.
         var ring = _ring;
-        while (_oldest < _next && ring[_oldest % ring.Length]!.Reading.Timestamp <= cutoff)
+        while (_oldest < _next && ring.Frames[_oldest % ring.Length]!.Reading.Timestamp <= cutoff)
         {
             RemoveOldest(ring);
         }
@@ -116,7 +117,9 @@ internal sealed class ReadingHistory : IHostedService
                 }
             }
 
-            Volatile.Write(ref ring[_next % ring.Length], frame);
+            var position = (int)(_next % ring.Length);
+            Volatile.Write(ref ring.Ticks[position], frame.Reading.Timestamp.UtcTicks);
+            Volatile.Write(ref ring.Frames[position], frame);
             Volatile.Write(ref _next, _next + 1);
         }
 
@@ -128,7 +131,8 @@ internal sealed class ReadingHistory : IHostedService
     {
         ArgumentNullException.ThrowIfNull(selection);
         var cutoff = _time.GetUtcNow() - _window;
-        var lower = after is { } a && a > cutoff ? a : cutoff;
+        var lower = (after is { } a && a > cutoff ? a : cutoff).UtcTicks;
+        var upper = until?.UtcTicks ?? long.MaxValue;
         var frames = new List<ReadingFrame>();
         var truncated = false;
 
@@ -139,18 +143,29 @@ internal sealed class ReadingHistory : IHostedService
         var oldest = Math.Max(Volatile.Read(ref _oldest), next - ring.Length);
         var previous = long.MaxValue;
 
-        // Newest first, so a truncated answer keeps the most recent readings.
-        for (var i = next - 1; i >= oldest; i--)
+        // Newest first, so a truncated answer keeps the most recent readings. The position steps
+        // down with the index, wrapping, instead of a 64-bit division per frame.
+        var position = (int)((next - 1 + ring.Length) % ring.Length);
+        // Timestamps sit in an array of their own, so frames out of the range are passed over
+        // without touching them. A stamp read from a slot the writer has since reused belongs to
+        // a frame newer than `through`: skipping it is right, and taking it is checked below.
+        for (var i = next - 1; i >= oldest; i--, position = position == 0 ? ring.Length - 1 : position - 1)
         {
-            var frame = Volatile.Read(ref ring[i % ring.Length]);
+            var ticks = Volatile.Read(ref ring.Ticks[position]);
+            if (ticks <= lower || ticks > upper)
+            {
+                continue;
+            }
+
+            var frame = Volatile.Read(ref ring.Frames[position]);
             if (frame is null || frame.Sequence >= previous)
             {
                 break;
             }
 
             previous = frame.Sequence;
-            var ts = frame.Reading.Timestamp;
-            if (frame.Sequence > through || ts <= lower || (until is { } u && ts > u) || !selection.Accepts(frame.Reading))
+            var ts = frame.Reading.Timestamp.UtcTicks;
+            if (frame.Sequence > through || ts <= lower || ts > upper || !selection.Accepts(frame.Reading))
             {
                 continue;
             }
@@ -198,23 +213,34 @@ internal sealed class ReadingHistory : IHostedService
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    private void RemoveOldest(ReadingFrame?[] ring)
+    private void RemoveOldest(Slots ring)
     {
-        Volatile.Write(ref ring[_oldest % ring.Length], null);
+        Volatile.Write(ref ring.Frames[_oldest % ring.Length], null);
         Volatile.Write(ref _oldest, _oldest + 1);
     }
 
-    private ReadingFrame?[] Grow(ReadingFrame?[] ring)
+    private Slots Grow(Slots ring)
     {
-        // Same logical indices, new positions: a reader still on the old array reads the old
+        // Same logical indices, new positions: a reader still on the old arrays reads the old
         // positions, which the writer no longer touches.
-        var grown = new ReadingFrame?[(int)Math.Min((long)ring.Length * 2, _maxReadings)];
+        var grown = new Slots((int)Math.Min((long)ring.Length * 2, _maxReadings));
         for (var i = _oldest; i < _next; i++)
         {
-            grown[i % grown.Length] = ring[i % ring.Length];
+            grown.Frames[i % grown.Length] = ring.Frames[i % ring.Length];
+            grown.Ticks[i % grown.Length] = ring.Ticks[i % ring.Length];
         }
 
         Volatile.Write(ref _ring, grown);
         return grown;
+    }
+
+    /// <summary>The ring's frames and, at the same positions, their timestamps (UTC ticks); replaced together when it grows.</summary>
+    private sealed class Slots(int length)
+    {
+        public ReadingFrame?[] Frames { get; } = new ReadingFrame?[length];
+
+        public long[] Ticks { get; } = new long[length];
+
+        public int Length => Frames.Length;
     }
 }
