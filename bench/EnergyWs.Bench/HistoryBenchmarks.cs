@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Globalization;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
@@ -98,4 +100,78 @@ public class HistoryAppendBenchmarks
     {
         public TailColumns() => AddColumn(StatisticColumn.P95, StatisticColumn.Max);
     }
+}
+
+/// <summary>
+/// The consumer's Append latency one call at a time (percentiles, which a mean over a batch hides):
+/// a reader that holds a lock the consumer needs shows up as appends that wait a whole scan.
+/// <c>EnergyWs.Bench history [--appends N]</c> prints a row alone and a row with a thread replaying
+/// the whole history (100,000 readings) in a loop.
+/// </summary>
+internal static class HistoryContention
+{
+    public static int Run(string[] args)
+    {
+        var appends = args.Length >= 2 && args[0] == "--appends" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 2_000_000;
+        Console.WriteLine($"Append into a full history of {HistoryOptions.DefaultMaxReadings:N0} readings, {appends:N0} calls timed one by one, {Environment.ProcessorCount} cores");
+        Console.WriteLine("| hammer | p50 | p99 | p99.9 | p99.99 | max | full scans |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
+        foreach (var hammer in new[] { false, true, false, true })
+        {
+            Measure(appends, hammer);
+        }
+
+        return 0;
+    }
+
+    private static void Measure(int appends, bool hammer)
+    {
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var metrics = new ReadingMetrics(services.GetRequiredService<IMeterFactory>());
+        var pipeline = new ReadingPipeline(
+            new RecordDecoder(Options.Create(new ReadingsOptions()), metrics, TimeProvider.System, NullLogger<RecordDecoder>.Instance),
+            new Broadcaster(Options.Create(new StreamingOptions())),
+            metrics,
+            TimeProvider.System,
+            NullLogger<ReadingPipeline>.Instance);
+        var history = new ReadingHistory(pipeline, Options.Create(new HistoryOptions()), TimeProvider.System);
+        var reading = new Reading { Timestamp = DateTimeOffset.UtcNow, PowerW = 2450.5, Voltage = 231.2, Current = 10.61, EnergyKwh = 18234.117 };
+        var json = ReadingJson.Serialize(reading);
+        long sequence = 0;
+        for (var i = 0; i < HistoryOptions.DefaultMaxReadings; i++)
+        {
+            history.Append(new ReadingFrame(++sequence, reading, json, 0, null));
+        }
+
+        var stop = false;
+        long scans = 0;
+        var reader = hammer
+            ? new Thread(() =>
+            {
+                while (!Volatile.Read(ref stop))
+                {
+                    history.Query(ClientSelection.All, null, null, int.MaxValue);
+                    scans++;
+                }
+            }) { IsBackground = true }
+            : null;
+        reader?.Start();
+
+        var ticks = new long[appends];
+        for (var i = 0; i < appends; i++)
+        {
+            var frame = new ReadingFrame(++sequence, reading, json, 0, null);
+            var start = Stopwatch.GetTimestamp();
+            history.Append(frame);
+            ticks[i] = Stopwatch.GetTimestamp() - start;
+        }
+
+        Volatile.Write(ref stop, true);
+        reader?.Join();
+        Array.Sort(ticks);
+        string At(double q) => Micros(ticks[Math.Min(ticks.Length - 1, (int)(q * ticks.Length))]);
+        Console.WriteLine($"| {(hammer ? "full replay in a loop" : "none")} | {At(0.5)} | {At(0.99)} | {At(0.999)} | {At(0.9999)} | {Micros(ticks[^1])} | {scans:N0} |");
+    }
+
+    private static string Micros(long ticks) => $"{ticks * 1_000_000.0 / Stopwatch.Frequency:0.00} µs";
 }
