@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Runs the load scenarios S1-S6 (issue targets) against energy-ws on this machine and writes the
+# Runs the load scenarios S1-S6 with their targets against energy-ws on this machine and writes the
 # results table into docs/performance.md between <!-- bench:start --> and <!-- bench:end -->.
 #
 #   bench/run-scenarios.sh                      # JIT: S1-S6, AOT: S1 and S6 (publishes the AOT binary if missing)
 #   JIT_SCENARIOS="S1 S2" AOT_SCENARIOS="" bench/run-scenarios.sh
-#   NO_README=1 bench/run-scenarios.sh          # print results only (docs/performance.md untouched)
+#   PRINT_ONLY=1 bench/run-scenarios.sh          # print results only (docs/performance.md untouched)
 #   SERVER_ARGS="--Streaming:MaxFrameAge=00:00:01" bench/run-scenarios.sh   # try a setting
 #
 # Each scenario gets a fresh librdkafka mock broker in a process of its own (`EnergyWs.Bench
@@ -138,5 +138,5 @@ run() {
 for s in $JIT_SCENARIOS; do run jit "$s"; done
 for s in $AOT_SCENARIOS; do run aot "$s"; done
 
-[[ -n "${NO_README:-}" ]] && exit 0
+[[ -n "${PRINT_ONLY:-}" ]] && exit 0
 WARMUP="$WARMUP" python3 "$ROOT/bench/write-table.py" "$RESULTS" "$ROOT/docs/performance.md"

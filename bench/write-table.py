@@ -1,9 +1,7 @@
 #!/usr/bin/env python3
 """Turns bench/run-scenarios.sh results (JSON lines) into the table in docs/performance.md, with the machine."""
-import datetime
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -53,10 +51,8 @@ def machine():
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     mem = next((int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
     dotnet = subprocess.run(["dotnet", "--version"], capture_output=True, text=True).stdout.strip()
-    load = open("/proc/loadavg").read().split()[:3]
-    return (f"{os.cpu_count()} × {cpu}, {mem / 1024 / 1024:.1f} GiB RAM, Linux {platform.release()}, "
-            f".NET SDK {dotnet}; load average at the end {' '.join(load)}; "
-            f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    # The machine only: cores, CPU, memory, runtime. Not when or under what load the run was made.
+    return f"{os.cpu_count()} × {cpu}, {mem / 1024 / 1024:.1f} GiB RAM, Linux, .NET SDK {dotnet}"
 
 
 def table(rows):

@@ -64,7 +64,7 @@ internal static class StreamingExtensions
 
     public static IEndpointConventionBuilder MapStreaming(this IEndpointRouteBuilder endpoints)
     {
-        // The original service's protocol, for its existing clients (README: "Compatibility route /ws/energy").
+        // The original service's protocol, for its existing clients (docs/protocol.md, "Compatibility route /ws/energy").
         endpoints.Map("/ws/energy", context => context.RequestServices.GetRequiredService<WebSocketEndpoint>().HandleAsync(context, StreamProtocol.EnergyCompat))
             .WithName("ws-energy")
             .RequireRateLimiting(ConnectRateLimit.Policy);

@@ -26,7 +26,7 @@ namespace EnergyWs.Streaming;
 /// (<see cref="StreamingOptions.DirectSocketWrites"/>); reads stay with Kestrel. Through Kestrel's
 /// output pipe each write is copied into the pipe and sent by a transport thread woken for it;
 /// on the socket it is one send on the writer's thread: at 1,000 clients × 10 readings/s that
-/// took the server from 23 % to 15 % of a core (README, Tuning). Kestrel writes nothing on an
+/// took the server from 23 % to 15 % of a core (docs/performance.md, "Tuning"). Kestrel writes nothing on an
 /// upgraded connection after its 101 response, and its upgrade returns only once that response
 /// has been sent (<see cref="StreamingExtensions"/> sets the transport's write buffer so a
 /// flush waits for the send), so the socket carries the 101, then only what this class writes.
