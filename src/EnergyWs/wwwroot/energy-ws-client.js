@@ -10,6 +10,10 @@
 //     onStateChange: (state, detail) => { ... },  // 'connecting' | 'open' | 'reconnecting' | 'token-expired' | 'closed'
 //     onError: (error) => { ... },         // control errors from the server, unreadable messages
 //     onControl: (message) => { ... },     // control replies ({type:'pong'|'subscribed'|'error', …})
+//     minDelay: 1000, maxDelay: 30000,     // reconnect backoff bounds, ms
+//     stableAfter: 10000,                  // ms open before the backoff resets
+//     pingInterval: 15000, pongTimeout: 10000,   // ms: silence before a ping, then before reconnecting
+//     resumeSpan: 60000,                   // ms: meters counted when choosing where to resume
 //   });
 //   client.reconnect();                    // reconnect now (e.g. after the user entered a token)
 //   client.close();                        // stops for good
@@ -19,10 +23,12 @@
 //   stays out of access logs). getToken is called before every connection attempt with a reason:
 //   'connect' (first), 'reconnect', 'expired' (the server closed with 4401: fetch a fresh token)
 //   or 'failed' (the previous attempt never opened: the token may be missing or rejected).
-// - Reconnects forever: exponential backoff with full jitter, 1 s doubling up to 30 s, reset once
-//   a connection has stayed open for `stableAfter`.
-// - Resumes without a gap: reconnects ask for `since=<last reading's timestamp>`, and readings at
-//   or before the last one already delivered (per device/channel) are dropped, so each reading
+// - Reconnects forever: exponential backoff with full jitter, each wait random up to `minDelay`
+//   doubling per attempt, at most `maxDelay`; reset once a connection has stayed open for
+//   `stableAfter`. Every close code but 4401 leads to this reconnect.
+// - Resumes without a gap: reconnects ask for `since=` the oldest last timestamp among the
+//   devices/channels that reported within `resumeSpan` of the newest one, and readings at or
+//   before the last one already delivered (per device/channel) are dropped, so each reading
 //   reaches onReading exactly once even when replay and live overlap.
 // - Notices a silent connection: after `pingInterval` without any message it sends
 //   {"type":"ping"}; if nothing at all arrives within `pongTimeout` after that, it reconnects.
@@ -49,8 +55,10 @@ export const CloseCodes = Object.freeze({
   normal: 1000,
   goingAway: 1001,
   abnormal: 1006,
+  invalidPayload: 1007,
   policy: 1008,
   tooBig: 1009,
+  serverError: 1011,
   tokenExpired: 4401,
 });
 
