@@ -28,13 +28,21 @@ internal static class AuthExtensions
     public static IHostApplicationBuilder AddAuth(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptionsWithValidateOnStart<AuthOptions>().Bind(builder.Configuration.GetSection(AuthOptions.Section));
+        var section = builder.Configuration.GetSection(AuthOptions.Section);
+        services.AddOptionsWithValidateOnStart<AuthOptions>().Bind(section).Configure(options =>
+        {
+            // The list form (Auth:Audience:0, :1, …) has no value of its own for the string to bind.
+            var list = section.GetSection(nameof(AuthOptions.Audience)).GetChildren().Select(c => c.Value).Where(v => !string.IsNullOrWhiteSpace(v)).ToArray();
+            if (list.Length > 0)
+            {
+                options.Audience = string.Join(',', list);
+            }
+        });
         services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsValidator>();
         services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsRules>();
         RedactTokensInRequestLogs(services);
         services.AddSingleton<OriginCheck>();
 
-        var section = builder.Configuration.GetSection(AuthOptions.Section);
         var enabled = section.GetValue(nameof(AuthOptions.Enabled), defaultValue: true);
         var hasAuthority = !string.IsNullOrWhiteSpace(section[nameof(AuthOptions.Authority)]);
         var authentication = AddAuthenticationWithoutDataProtection(services);
@@ -63,6 +71,7 @@ internal static class AuthExtensions
             .AddAuthenticationSchemes(JwtBearerDefaults.AuthenticationScheme)
             .RequireAuthenticatedUser());
 
+        services.AddHostedService<AuthWarnings>();
         services.AddSingleton<SigningKeyState>();
         services.AddHostedService<SigningKeyRefresher>();
         services.AddHealthChecks().AddCheck<AuthReadinessCheck>("auth", tags: [Health.HealthExtensions.ReadyTag]);
@@ -111,7 +120,6 @@ internal static class AuthExtensions
     {
         var options = authOptions.Value;
         jwt.Authority = options.Authority;
-        jwt.Audience = options.Audience;
         jwt.RequireHttpsMetadata = options.RequireHttpsMetadata;
         jwt.MapInboundClaims = false;
         jwt.RefreshOnIssuerKeyNotFound = true;
@@ -124,14 +132,20 @@ internal static class AuthExtensions
         {
             // The issuer comes from the discovery document; the keys from its jwks_uri.
             ValidateIssuer = true,
-            ValidateAudience = true,
-            ValidAudience = options.Audience,
+            ValidateAudience = options.ValidateAudience,
+            ValidAudiences = options.Audiences,
             ValidateLifetime = true,
             RequireExpirationTime = true,
             RequireSignedTokens = true,
             ValidAlgorithms = Algorithms,
             ClockSkew = options.ClockSkew,
         };
+        if (options.RequireAccessTokenType)
+        {
+            // RFC 9068 §4: the header's typ; ID tokens and other JWTs of the provider fail here.
+            jwt.TokenValidationParameters.ValidTypes = ["at+jwt", "application/at+jwt"];
+        }
+
         var skew = options.ClockSkew;
         jwt.Events = new JwtBearerEvents
         {
@@ -151,9 +165,14 @@ internal static class AuthExtensions
             },
             OnTokenValidated = context =>
             {
-                if (context.SecurityToken is { ValidTo: var validTo } && validTo != DateTime.MinValue)
+                if (TokenRules.Check(context.Principal!, options, rfc9068Claims: true, out var principal) is { } refusal)
                 {
-                    context.HttpContext.Features.Set(new TokenExpiry(new DateTimeOffset(validTo, TimeSpan.Zero) + skew));
+                    context.Fail(refusal);
+                }
+                else if (context.SecurityToken is { ValidTo: var validTo } && validTo != DateTime.MinValue)
+                {
+                    var expires = new DateTimeOffset(validTo, TimeSpan.Zero);
+                    context.HttpContext.Features.Set(new TokenSession(principal, expires, expires + skew));
                 }
 
                 return Task.CompletedTask;
@@ -167,11 +186,22 @@ internal static class AuthExtensions
                     services.GetRequiredService<ILogger<AuthOptions>>(),
                     Remote(context.HttpContext),
                     context.AuthenticateFailure is null ? "no token" : "invalid_token",
-                    context.AuthenticateFailure?.GetType().Name ?? "");
+                    Describe(context.AuthenticateFailure));
                 return Task.CompletedTask;
             },
         };
     }
+
+    /// <summary>
+    /// The failure's kind; for our own rules (<see cref="TokenRules"/>) its words, which never quote
+    /// the token. IdentityModel's messages are not used: they may carry token contents.
+    /// </summary>
+    internal static string Describe(Exception? failure) => failure switch
+    {
+        null => "",
+        AuthenticationFailureException rule => rule.Message,
+        _ => failure.GetType().Name,
+    };
 
     private static string Remote(HttpContext context) => $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}";
 
@@ -184,6 +214,22 @@ internal static class AuthExtensions
             sp.GetRequiredService<IOptionsMonitor<LoggerFilterOptions>>(),
             sp.GetService<IOptions<LoggerFactoryOptions>>(),
             sp.GetService<IExternalScopeProvider>()))));
+    }
+
+    /// <summary>Settings that weaken token checks, said once at start.</summary>
+    private sealed class AuthWarnings(IOptions<AuthOptions> options, ILogger<AuthWarnings> logger) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            if (!options.Value.ValidateAudience)
+            {
+                Log.AudienceNotChecked(logger);
+            }
+
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     private sealed class AuthOffAnnouncer(string why, ILogger logger) : IHostedService

@@ -19,8 +19,43 @@ internal sealed class AuthOptions
     /// <summary>The OIDC issuer, e.g. https://authentik.example.com/application/o/energy-ws/ (discovery below it).</summary>
     public string? Authority { get; set; }
 
-    /// <summary>The value the token's aud must contain: the Authentik application's client id.</summary>
+    /// <summary>Default <see cref="RefreshNotice"/>: enough for a page to fetch a new token from its provider.</summary>
+    public static readonly TimeSpan DefaultRefreshNotice = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// The audiences a token's aud must contain one of: the client id (Authentik, Authelia) or an
+    /// audience mapper's value (Keycloak). One value, a comma-separated list, or a list
+    /// (<c>Auth:Audience:0</c>, <c>Auth:Audience:1</c>, …).
+    /// </summary>
     public string? Audience { get; set; }
+
+    /// <summary>
+    /// Off accepts tokens for any audience of the provider (a warning is logged at start): only for
+    /// a provider that issues tokens to this service alone.
+    /// </summary>
+    public bool ValidateAudience { get; set; } = true;
+
+    /// <summary>
+    /// Only RFC 9068 access tokens: header typ at+jwt and the claims iss, exp, aud, sub, client_id,
+    /// iat, jti. Off by default because Authentik and Keycloak issue access tokens with typ "JWT";
+    /// switch on for a provider that follows RFC 9068 (Authelia with JWT access tokens). Either way
+    /// tokens that look like ID tokens are refused.
+    /// </summary>
+    public bool RequireAccessTokenType { get; set; }
+
+    /// <summary>Scopes a token must carry (from its <c>scope</c> or <c>scp</c> claim); empty requires none.</summary>
+    public string[] RequiredScopes { get; set; } = [];
+
+    /// <summary>
+    /// How long before a connection's token expires a client that asked for notices is sent
+    /// token_expiring, so it can refresh in-band before the connection is closed with 4401.
+    /// </summary>
+    [TimeSpanRange("00:00:01", "01:00:00", ErrorMessage = "Auth:RefreshNotice must be between 00:00:01 and 01:00:00.")]
+    public TimeSpan RefreshNotice { get; set; } = DefaultRefreshNotice;
+
+    /// <summary>Every configured audience, trimmed, without empties.</summary>
+    public string[] Audiences =>
+        (Audience ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 
     /// <summary>Discovery and keys only over HTTPS; switch off only for a provider on a trusted network.</summary>
     public bool RequireHttpsMetadata { get; set; } = true;
@@ -78,9 +113,9 @@ internal sealed class AuthOptionsRules(IHostEnvironment environment) : IValidate
                     failures.Add("Auth:Authority must use https while Auth:RequireHttpsMetadata is true.");
                 }
 
-                if (string.IsNullOrWhiteSpace(options.Audience))
+                if (options.ValidateAudience && options.Audiences.Length == 0)
                 {
-                    failures.Add("Auth:Audience must be set to the client id the tokens are issued for.");
+                    failures.Add("Auth:Audience must be set to the client id the tokens are issued for (or set Auth:ValidateAudience=false to accept any audience).");
                 }
             }
         }

@@ -79,6 +79,3 @@ internal static class BearerToken
 
     private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
 }
-
-/// <summary>When the credentials a connection was accepted with stop being valid (exp plus the clock skew).</summary>
-internal sealed record TokenExpiry(DateTimeOffset At);

@@ -21,4 +21,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 4006, Level = LogLevel.Debug, Message = "Signing keys refreshed from {MetadataAddress}: {KeyCount} keys")]
     public static partial void KeysRefreshed(ILogger logger, string metadataAddress, int keyCount);
+
+    [LoggerMessage(EventId = 4007, Level = LogLevel.Warning, Message = "Auth:ValidateAudience is false: tokens the provider issued for any client are accepted")]
+    public static partial void AudienceNotChecked(ILogger logger);
 }

@@ -104,7 +104,7 @@ internal sealed class WebSocketEndpoint(
         var connection = new ClientConnection(socket, transport, selection, remote, _options, metrics, time, logger)
         {
             // Set by authentication: the sweeper closes the connection with 4401 once the token expires.
-            ExpiresAt = context.Features.Get<TokenExpiry>()?.At,
+            ExpiresAt = context.Features.Get<TokenSession>()?.ClosesAt,
             OnMessage = control.HandleAsync,
             Format = control.Format,
         };

@@ -132,6 +132,30 @@ internal sealed class IdentityProvider : IAsyncDisposable
         return token;
     }
 
+    /// <summary>
+    /// A token shaped like the one the named provider issues: its header typ, claims, audience and
+    /// scope form. <paramref name="edit"/> changes claims after the shape is laid out (null removes one).
+    /// </summary>
+    public string Mint(TokenShape shape, Action<Dictionary<string, object?>>? edit = null, TimeSpan? lifetime = null, SigningKey? key = null)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var (typ, claims) = Shapes.Of(shape, now);
+        edit?.Invoke(claims);
+        var descriptor = new SecurityTokenDescriptor
+        {
+            Issuer = Issuer,
+            IssuedAt = now.UtcDateTime,
+            NotBefore = now.UtcDateTime,
+            Expires = (now + (lifetime ?? TimeSpan.FromMinutes(5))).UtcDateTime,
+            TokenType = typ,
+            Claims = claims.Where(c => c.Value is not null).ToDictionary(c => c.Key, c => c.Value!),
+            SigningCredentials = new SigningCredentials((key ?? Rsa).Key, (key ?? Rsa).Algorithm),
+        };
+        var token = new JsonWebTokenHandler().CreateToken(descriptor);
+        Issued.Add(token);
+        return token;
+    }
+
     /// <summary>Records a handmade token so the log check looks for it too.</summary>
     public string Remember(string token)
     {
@@ -160,5 +184,106 @@ internal sealed class IdentityProvider : IAsyncDisposable
         return !Available
             ? Results.StatusCode(StatusCodes.Status503ServiceUnavailable)
             : Results.Text(JsonSerializer.Serialize(new { keys = _published.Select(k => k.Jwk).ToArray() }), "application/json");
+    }
+}
+
+/// <summary>Access, ID and machine (client_credentials) tokens of three providers.</summary>
+public enum TokenShape
+{
+    AuthentikAccess, AuthentikId, AuthentikMachine,
+    KeycloakAccess, KeycloakId, KeycloakMachine,
+    AutheliaAccess, AutheliaId, AutheliaMachine,
+}
+
+/// <summary>
+/// The claims each provider puts in its tokens, from their sources and documentation:
+/// Authentik (providers/oauth2/id_token.py: the access token is the ID token's claims plus azp
+/// and uid, header typ JWT, no scope claim, aud the client id, the client's nonce copied in);
+/// Keycloak (header typ JWT, a typ claim Bearer or ID, azp, scope string, aud a list from
+/// audience mappers, nonce in access tokens before 24; lightweight machine tokens without sub);
+/// Authelia with JWT access tokens (RFC 9068: header typ at+jwt, client_id, jti, scope string).
+/// </summary>
+internal static class Shapes
+{
+    public const string Client = IdentityProvider.Audience;
+
+    /// <summary>The audience a Keycloak audience mapper adds for this service.</summary>
+    public const string KeycloakAudience = "energy-ws";
+
+    public static (string Typ, Dictionary<string, object?> Claims) Of(TokenShape shape, DateTimeOffset now)
+    {
+        var authTime = now.AddMinutes(-1).ToUnixTimeSeconds();
+        var hashedUid = "5f6a8c1d2e3b4a59687766554433221100ffeeddccbbaa998877665544332211";
+        return shape switch
+        {
+            TokenShape.AuthentikAccess => ("JWT", Authentik(hashedUid, authTime, access: true)),
+            TokenShape.AuthentikId => ("JWT", Authentik(hashedUid, authTime, access: false)),
+            TokenShape.AuthentikMachine => ("JWT", new()
+            {
+                ["sub"] = "9c1e0f2a7b3d4c5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6",
+                ["aud"] = Client, ["auth_time"] = now.ToUnixTimeSeconds(), ["acr"] = "goauthentik.io/providers/oauth2/default",
+                ["preferred_username"] = "ak-energy-ws-exporter-client_credentials", ["groups"] = Array.Empty<string>(),
+                ["azp"] = Client, ["uid"] = "Kx3nQ0bWm5p2a8Zt",
+            }),
+            TokenShape.KeycloakAccess => ("JWT", new()
+            {
+                ["jti"] = "onrtac:5b1d3c2e-8f41-4d7a-9e3a-0c6b2f7d1a90", ["aud"] = new[] { KeycloakAudience, "account" },
+                ["sub"] = "2f1e6b0c-3a4d-4e5f-8a9b-0c1d2e3f4a5b", ["typ"] = "Bearer", ["azp"] = Client,
+                ["nonce"] = "n-0S6_WzA2Mj", ["sid"] = "7d0c1f9e-2b3a-4c5d-9e8f-1a2b3c4d5e6f", ["acr"] = "1",
+                ["allowed-origins"] = new[] { "https://energy.example.com" }, ["scope"] = "openid profile email",
+                ["email_verified"] = true, ["preferred_username"] = "meter-viewer", ["auth_time"] = authTime,
+            }),
+            TokenShape.KeycloakId => ("JWT", new()
+            {
+                ["jti"] = "ofrtac:0a9b8c7d-6e5f-4a3b-2c1d-0e9f8a7b6c5d", ["aud"] = Client,
+                ["sub"] = "2f1e6b0c-3a4d-4e5f-8a9b-0c1d2e3f4a5b", ["typ"] = "ID", ["azp"] = Client,
+                ["nonce"] = "n-0S6_WzA2Mj", ["sid"] = "7d0c1f9e-2b3a-4c5d-9e8f-1a2b3c4d5e6f", ["at_hash"] = "77QmUPtjPfzWtF2AnpK9RQ",
+                ["acr"] = "1", ["email_verified"] = true, ["preferred_username"] = "meter-viewer", ["auth_time"] = authTime,
+            }),
+            TokenShape.KeycloakMachine => ("JWT", new()
+            {
+                ["jti"] = "trrtcc:3c2b1a09-8f7e-4d6c-5b4a-39281706f5e4", ["aud"] = KeycloakAudience, ["typ"] = "Bearer",
+                ["azp"] = "energy-ws-exporter", ["client_id"] = "energy-ws-exporter", ["scope"] = "profile email",
+            }),
+            TokenShape.AutheliaAccess => ("at+jwt", new()
+            {
+                ["sub"] = "c3f1a2b4-5d6e-4f70-8192-a3b4c5d6e7f8", ["aud"] = new[] { Client }, ["client_id"] = Client,
+                ["jti"] = "1e2d3c4b-5a69-4788-97a6-b5c4d3e2f1a0", ["scope"] = "openid profile offline_access",
+            }),
+            TokenShape.AutheliaId => ("JWT", new()
+            {
+                ["sub"] = "c3f1a2b4-5d6e-4f70-8192-a3b4c5d6e7f8", ["aud"] = new[] { Client }, ["azp"] = Client,
+                ["jti"] = "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a", ["auth_time"] = authTime, ["amr"] = new[] { "pwd", "kba" },
+                ["nonce"] = "n-0S6_WzA2Mj", ["at_hash"] = "HK6E_P6Dh8Y93mRNtsDB1Q",
+            }),
+            TokenShape.AutheliaMachine => ("at+jwt", new()
+            {
+                ["sub"] = "energy-ws-exporter", ["aud"] = new[] { Client }, ["client_id"] = "energy-ws-exporter",
+                ["jti"] = "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e", ["scope"] = "energy:read",
+            }),
+            _ => throw new ArgumentOutOfRangeException(nameof(shape)),
+        };
+    }
+
+    private static Dictionary<string, object?> Authentik(string sub, long authTime, bool access)
+    {
+        var claims = new Dictionary<string, object?>
+        {
+            ["sub"] = sub, ["aud"] = Client, ["auth_time"] = authTime, ["acr"] = "goauthentik.io/providers/oauth2/default",
+            ["amr"] = new[] { "pwd" }, ["nonce"] = "n-0S6_WzA2Mj", ["sid"] = "4b1f0e7a9c2d8e3f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f",
+            ["email"] = "viewer@example.com", ["email_verified"] = true, ["name"] = "Meter Viewer",
+            ["preferred_username"] = "meter-viewer", ["nickname"] = "meter-viewer", ["groups"] = new[] { "energy-viewers" },
+        };
+        if (access)
+        {
+            claims["azp"] = Client;
+            claims["uid"] = "bT9kR2xQ7mN4pL8s";
+        }
+        else
+        {
+            claims["at_hash"] = "bV3XhZ7m1w5sFQ2pYk9T0g";
+        }
+
+        return claims;
     }
 }
