@@ -72,6 +72,7 @@ internal static class AuthExtensions
             .RequireAuthenticatedUser());
 
         services.AddHostedService<AuthWarnings>();
+        services.AddSingleton<TokenRevalidator>();
         services.AddSingleton<SigningKeyState>();
         services.AddHostedService<SigningKeyRefresher>();
         services.AddHealthChecks().AddCheck<AuthReadinessCheck>("auth", tags: [Health.HealthExtensions.ReadyTag]);

@@ -25,6 +25,9 @@ internal sealed class ControlMessage
 
     public List<string>? Streams { get; private set; }
 
+    /// <summary>The access token of a <c>refresh</c>; null when absent or not a string.</summary>
+    public string? Token { get; private set; }
+
     /// <summary>Parses one message; on failure <paramref name="code"/> and <paramref name="error"/> say why.</summary>
     public static bool TryParse(ReadOnlySpan<byte> json, out ControlMessage message, out string code, out string error)
     {
@@ -77,6 +80,18 @@ internal sealed class ControlMessage
                     }
 
                     message.Channels = list;
+                }
+                else if (reader.ValueTextEquals("token"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.String)
+                    {
+                        message.Token = reader.GetString();
+                    }
+                    else
+                    {
+                        reader.Skip();
+                    }
                 }
                 else if (reader.ValueTextEquals("streams"u8))
                 {
@@ -175,4 +190,5 @@ internal static class ErrorCodes
     public const string TooManyValues = "too_many_values";
     public const string UnknownStream = "unknown_stream";
     public const string RateLimited = "rate_limited";
+    public const string InvalidToken = "invalid_token";
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using EnergyWs.Auth;
 using EnergyWs.Readings;
 using EnergyWs.Streaming;
 using Microsoft.Extensions.Logging;
@@ -20,7 +21,7 @@ internal enum StreamProtocol
 /// One connection's side of the control protocol: answers its messages and rate-limits them.
 /// Runs on the connection's reader task only, so its state needs no locking.
 /// </summary>
-internal abstract class ControlProtocol(TimeProvider time, ILogger logger)
+internal abstract class ControlProtocol(TimeProvider time, ILogger logger, ConnectionToken? token = null)
 {
     private static readonly JsonWriterOptions WriterOptions = new() { Indented = false };
 
@@ -29,10 +30,16 @@ internal abstract class ControlProtocol(TimeProvider time, ILogger logger)
 
     protected TimeProvider Time { get; } = time;
 
-    public static ControlProtocol Create(StreamProtocol protocol, ClientSelection selection, TimeProvider time, ILogger logger) =>
+    /// <param name="token">The connection's credentials, when authentication is on: /ws then answers
+    /// <c>refresh</c> (and sends <c>token_expiring</c> to a client that asked for notices).
+    /// /ws/energy speaks the original protocol, which has neither.</param>
+    public static ControlProtocol Create(StreamProtocol protocol, ClientSelection selection, TimeProvider time, ILogger logger, ConnectionToken? token = null) =>
         protocol == StreamProtocol.EnergyCompat
             ? new EnergyCompatProtocol(selection, time, logger)
-            : new ReadingsControlProtocol(time, logger);
+            : new ReadingsControlProtocol(time, logger, token);
+
+    /// <summary>The <see cref="ClientConnection.OnSweep"/> hook; null when this connection gets no expiry notices.</summary>
+    public Action<ClientConnection, DateTimeOffset>? Sweep => token is { Notices: true } ? SendExpiryNotice : null;
 
     /// <summary>How this protocol renders a reading; null sends the frame's own JSON.</summary>
     public virtual Func<ReadingFrame, ReadOnlyMemory<byte>>? Format => null;
@@ -71,8 +78,59 @@ internal abstract class ControlProtocol(TimeProvider time, ILogger logger)
             return ValueTask.CompletedTask;
         }
 
+        if (parsed.Type == "refresh" && token is not null)
+        {
+            // Awaited by the reader: the connection's next message waits for the outcome, so
+            // refreshes cannot overlap and the rate limit above counts each one.
+            return RefreshAsync(connection, token, parsed.Token);
+        }
+
         connection.Send(Handle(connection, parsed));
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// Validates a new token by the upgrade's rules; a valid one for the same principal moves the
+    /// connection's expiry, anything else leaves it where it was.
+    /// </summary>
+    private async ValueTask RefreshAsync(ClientConnection connection, ConnectionToken current, string? newToken)
+    {
+        var (session, refusal) = await current.Validator.ValidateAsync(newToken);
+        if (session is not null && !string.Equals(session.Principal, current.Session.Principal, StringComparison.Ordinal))
+        {
+            // A connection belongs to one principal for its lifetime: what it was allowed to see
+            // was decided for that one.
+            (session, refusal) = (null, "the token names another principal");
+        }
+
+        if (session is null)
+        {
+            Log.TokenRefreshRefused(logger, connection.Remote, refusal, current.Session.ExpiresAt);
+            connection.Send(Error(ErrorCodes.InvalidToken, "The token was refused; the connection keeps its current expiry."));
+            return;
+        }
+
+        current.Session = session;
+        connection.ExpiresAt = session.ClosesAt;
+        Log.TokenRefreshed(logger, connection.Remote, session.ExpiresAt);
+        connection.Send(Render(w =>
+        {
+            w.WriteString("type"u8, "refreshed"u8);
+            w.WriteString("expires_at"u8, ReadingJson.FormatTimestamp(session.ExpiresAt));
+        }));
+    }
+
+    /// <summary>From the sweeper: {"type":"token_expiring","expires_at":…} once per token, Auth:RefreshNotice before it expires.</summary>
+    private void SendExpiryNotice(ClientConnection connection, DateTimeOffset utcNow)
+    {
+        if (token!.TakeNotice(utcNow) is { } expiresAt)
+        {
+            connection.Send(Render(w =>
+            {
+                w.WriteString("type"u8, "token_expiring"u8);
+                w.WriteString("expires_at"u8, ReadingJson.FormatTimestamp(expiresAt));
+            }));
+        }
     }
 
     /// <summary>Handles a parsed message other than ping; returns the reply.</summary>
@@ -122,7 +180,7 @@ internal abstract class ControlProtocol(TimeProvider time, ILogger logger)
 /// "all", it narrows to exactly them; an explicit null returns that dimension to "all");
 /// <c>unsubscribe</c> removes them. Both answer with the resulting selection.
 /// </summary>
-internal sealed class ReadingsControlProtocol(TimeProvider time, ILogger logger) : ControlProtocol(time, logger)
+internal sealed class ReadingsControlProtocol(TimeProvider time, ILogger logger, ConnectionToken? token) : ControlProtocol(time, logger, token)
 {
     protected override byte[] Handle(ClientConnection connection, ControlMessage message)
     {
@@ -196,5 +254,40 @@ internal sealed class ReadingsControlProtocol(TimeProvider time, ILogger logger)
         remaining.ExceptWith(named);
         result = remaining;
         return true;
+    }
+}
+
+/// <summary>
+/// One connection's credentials for in-band refresh: the session it holds now and whether the
+/// client asked for expiry notices. The reader task replaces the session; the sweeper reads it.
+/// </summary>
+internal sealed class ConnectionToken(TokenRevalidator validator, TokenSession session, bool notices, TimeSpan noticeLead)
+{
+    private volatile TokenSession _session = session;
+
+    // UTC ticks of the expiry the last token_expiring was sent for: one notice per token.
+    private long _noticedFor;
+
+    public TokenRevalidator Validator => validator;
+
+    public bool Notices => notices;
+
+    public TokenSession Session
+    {
+        get => _session;
+        set => _session = value;
+    }
+
+    /// <summary>The expiry to announce, when it is within the notice lead and not yet announced; otherwise null.</summary>
+    public DateTimeOffset? TakeNotice(DateTimeOffset utcNow)
+    {
+        var session = _session;
+        if (!notices || utcNow < session.ExpiresAt - noticeLead)
+        {
+            return null;
+        }
+
+        var ticks = session.ExpiresAt.UtcTicks;
+        return Interlocked.Exchange(ref _noticedFor, ticks) == ticks ? null : session.ExpiresAt;
     }
 }

@@ -86,6 +86,8 @@ internal sealed class ClientConnection
     private int _batchLength;
     private int _batchFrames;
 
+    private long _expiresAtTicks;
+
     // Why the writer closes when it reaches the close marker queued by SendThenClose.
     private CloseReason _closeAfterSend = CloseReason.ConnectionLost;
 
@@ -118,8 +120,18 @@ internal sealed class ClientConnection
 
     public DateTimeOffset ConnectedAt { get; }
 
-    /// <summary>When the client's credentials stop being valid; null when auth is off.</summary>
-    public DateTimeOffset? ExpiresAt { get; init; }
+    /// <summary>
+    /// When the client's credentials stop being valid; null when auth is off. Moved by an in-band
+    /// token refresh (reader task) and read by the sweeper, hence one atomic field (UTC ticks, 0: none).
+    /// </summary>
+    public DateTimeOffset? ExpiresAt
+    {
+        get => Volatile.Read(ref _expiresAtTicks) is var ticks and not 0 ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
+        set => Volatile.Write(ref _expiresAtTicks, value?.UtcTicks ?? 0);
+    }
+
+    /// <summary>Called by the sweeper for a connection it leaves open (token expiry notices); null: nothing.</summary>
+    public Action<ClientConnection, DateTimeOffset>? OnSweep { get; init; }
 
     /// <summary>Which readings the client wants; a change applies to frames published from now on.</summary>
     public ClientSelection Selection
@@ -270,6 +282,10 @@ internal sealed class ClientConnection
         else if (ExpiresAt is { } expires && utcNow >= expires)
         {
             Close(CloseReason.TokenExpired);
+        }
+        else if (!IsClosing)
+        {
+            OnSweep?.Invoke(this, utcNow);
         }
     }
 

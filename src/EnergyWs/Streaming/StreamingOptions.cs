@@ -60,9 +60,19 @@ internal sealed class StreamingOptions
     /// </summary>
     public bool DirectSocketWrites { get; set; } = true;
 
-    /// <summary>Largest client message; control messages are tiny, anything bigger is hostile.</summary>
+    /// <summary>
+    /// Default <see cref="MaxMessageBytes"/>: a token refresh carrying the longest token accepted
+    /// (<see cref="Auth.BearerToken.MaxLength"/>, 16 KB) with room for its JSON.
+    /// </summary>
+    public const int DefaultMaxMessageBytes = Auth.BearerToken.MaxLength + 1024;
+
+    /// <summary>
+    /// Largest client message. Control messages are tiny except a token refresh (JWTs are 1-4 KB,
+    /// some providers' larger); anything beyond is hostile. Idle clients read into a 256-byte
+    /// buffer; this much is rented only while a longer message arrives.
+    /// </summary>
     [Range(128, 1024 * 1024, ErrorMessage = "Streaming:MaxMessageBytes must be between 128 and 1048576.")]
-    public int MaxMessageBytes { get; set; } = 4096;
+    public int MaxMessageBytes { get; set; } = DefaultMaxMessageBytes;
 
     /// <summary>
     /// Connection attempts one client IP may make per minute, after its burst is spent; beyond it

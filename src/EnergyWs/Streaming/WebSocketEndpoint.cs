@@ -4,6 +4,7 @@ using EnergyWs.History;
 using EnergyWs.Protocol;
 using EnergyWs.Readings;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
@@ -20,11 +21,15 @@ internal sealed class WebSocketEndpoint(
     ReadingHistory history,
     IOptions<HistoryOptions> historyOptions,
     ReplayBudget replayBudget,
+    IOptions<AuthOptions> authOptions,
     ILogger<WebSocketEndpoint> logger)
 {
     /// <summary>Bounds on what a client may put in the query string.</summary>
     internal const int MaxFilterValues = 64;
     internal const int MaxFilterLength = 128;
+
+    /// <summary>?notices=1: the client reads control messages it did not ask for (token_expiring).</summary>
+    internal const string NoticesParameter = "notices";
 
     private readonly StreamingOptions _options = options.Value;
 
@@ -100,12 +105,18 @@ internal sealed class WebSocketEndpoint(
 
         var transport = context.Features.Get<IWebSocketTransportFeature>()?.Transport
             ?? throw new InvalidOperationException("The WebSocket transport is missing: call UseStreaming() before the endpoints.");
-        var control = ControlProtocol.Create(protocol, selection, time, logger);
+        var session = context.Features.Get<TokenSession>();
+        var token = session is not null && context.RequestServices.GetService<TokenRevalidator>() is { } revalidator
+            ? new ConnectionToken(revalidator, session, WantsNotices(context.Request.Query), authOptions.Value.RefreshNotice)
+            : null;
+        var control = ControlProtocol.Create(protocol, selection, time, logger, token);
         var connection = new ClientConnection(socket, transport, selection, remote, _options, metrics, time, logger)
         {
-            // Set by authentication: the sweeper closes the connection with 4401 once the token expires.
-            ExpiresAt = context.Features.Get<TokenSession>()?.ClosesAt,
+            // Set by authentication: the sweeper closes the connection with 4401 once the token
+            // expires, unless an in-band refresh moved it.
+            ExpiresAt = session?.ClosesAt,
             OnMessage = control.HandleAsync,
+            OnSweep = control.Sweep,
             Format = control.Format,
         };
         if (!broadcaster.TryAdd(connection, _options.MaxConnections, from, out _))
@@ -192,6 +203,13 @@ internal sealed class WebSocketEndpoint(
         context.Response.Headers.RetryAfter = "5";
         await Results.Problem(statusCode: status, detail: detail).ExecuteAsync(context);
     }
+
+    /// <summary>
+    /// Clients that only read readings (the plain snippet) must never see anything else, so notices
+    /// are sent only to clients that ask for them.
+    /// </summary>
+    private static bool WantsNotices(IQueryCollection query) =>
+        query[NoticesParameter].ToString() is "1" or "true";
 
     /// <summary>?device=a&amp;device=b&amp;channel=0 — repeatable; absent means everything.</summary>
     internal static bool TryParseSelection(IQueryCollection query, out ClientSelection selection, out string? error)

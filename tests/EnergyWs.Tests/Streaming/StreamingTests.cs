@@ -208,14 +208,14 @@ public sealed class StreamingTests
     }
 
     [Fact]
-    public async Task Ws_ClientFrameOver4KiB_IsClosedWith1009()
+    public async Task Ws_ClientFrameOverMaxMessageBytes_IsClosedWith1009()
     {
         using var kafka = new TestKafka();
         var topic = await kafka.CreateTopicAsync();
         await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
         await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
 
-        await client.SendAsync(new string('x', 4097));
+        await client.SendAsync(new string('x', StreamingOptions.DefaultMaxMessageBytes + 1));
 
         var (status, _) = await client.Closed.WaitAsync(Eventually.DefaultTimeout, Ct);
         Assert.Equal(WebSocketCloseStatus.MessageTooBig, status);
@@ -228,7 +228,7 @@ public sealed class StreamingTests
         var topic = await kafka.CreateTopicAsync();
         await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
         await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
-        await client.SendAsync(new string('x', 4096));
+        await client.SendAsync(new string('x', StreamingOptions.DefaultMaxMessageBytes));
         await client.SendAsync("hello");
 
         // Not control messages: each is answered with an error and the connection stays open.
