@@ -38,12 +38,35 @@ $('token-form').addEventListener('submit', (event) => {
   }
 });
 
+// A page that embeds the dashboard behind its own login can hand out fresh tokens:
+// window.energyWsTokenSource = async ({ reason }) => token. Without one, the user pastes them.
+const tokenSource = () => (typeof window.energyWsTokenSource === 'function' ? window.energyWsTokenSource : null);
+
+function waitForPastedToken(message) {
+  askForToken(message);
+  tokenWaiter?.(null);   // an earlier question is superseded by this one
+  return new Promise((resolve) => { tokenWaiter = resolve; });
+}
+
 let failures = 0;
-async function getToken({ reason }) {
+async function getToken({ reason, expiresAt }) {
+  const source = tokenSource();
+  if (reason === 'expiring') {
+    // The stream goes on while a new token is found; it is handed over without a reconnect.
+    const token = source
+      ? await source({ reason, expiresAt })
+      : await waitForPastedToken(`Your access token expires at ${expiresAt ? new Date(expiresAt).toLocaleTimeString() : 'soon'}. Paste a new one to stay connected.`);
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    return token;
+  }
+  if (source) {
+    const token = await source({ reason });
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    return token;
+  }
   if (reason === 'expired') {
     sessionStorage.removeItem(TOKEN_KEY);
-    askForToken('Your access token has expired. Paste a new one to continue.');
-    return new Promise((resolve) => { tokenWaiter = resolve; });
+    return waitForPastedToken('Your access token has expired. Paste a new one to continue.');
   }
   failures = reason === 'failed' ? failures + 1 : 0;
   // A browser cannot see the 401 of a refused upgrade; repeated failures are the only hint.

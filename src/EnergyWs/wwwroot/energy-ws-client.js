@@ -23,6 +23,13 @@
 //   stays out of access logs). getToken is called before every connection attempt with a reason:
 //   'connect' (first), 'reconnect', 'expired' (the server closed with 4401: fetch a fresh token)
 //   or 'failed' (the previous attempt never opened: the token may be missing or rejected).
+// - Refreshes the token in-band: with getToken set it asks the server for notices (?notices=1);
+//   shortly before the token expires the server sends {"type":"token_expiring","expires_at":…},
+//   getToken({ reason: 'expiring', expiresAt }) is called, and its token goes over the open socket
+//   as {"type":"refresh","token":…}. The stream goes on without a reconnect; the server answers
+//   {"type":"refreshed","expires_at":…} (onControl), or an error with code 'invalid_token' (onError),
+//   after which the connection still ends at the old expiry and reconnects with reason 'expired'.
+//   getToken returning null for 'expiring' skips the refresh.
 // - Reconnects forever: exponential backoff with full jitter, each wait random up to `minDelay`
 //   doubling per attempt, at most `maxDelay`; reset once a connection has stayed open for
 //   `stableAfter`. Every close code but 4401 leads to this reconnect.
@@ -209,6 +216,7 @@ export class EnergyWsClient {
     else if (o.history) params.set('history', o.history);
     for (const d of o.devices ?? []) params.append('device', d);
     for (const c of o.channels ?? []) params.append('channel', String(c));
+    if (o.getToken) params.set('notices', '1');
     return url.href;
   }
 
@@ -235,6 +243,7 @@ export class EnergyWsClient {
     if (message === null || typeof message !== 'object') return;
     if ('type' in message) {   // control reply: readings never carry a type
       if (message.type === 'error') this.#report(Object.assign(new Error(message.message ?? 'server error'), { code: message.code }));
+      if (message.type === 'token_expiring') this.#refresh(message.expires_at);
       this.#options.onControl?.(message);
       return;
     }
@@ -252,6 +261,21 @@ export class EnergyWsClient {
     } catch (error) {
       this.#report(error);   // an app bug must not kill the connection
     }
+  }
+
+  /** Fetches a fresh token and hands it to the open connection; the socket is never replaced. */
+  async #refresh(expiresAt) {
+    if (!this.#options.getToken) return;
+    const socket = this.#socket;
+    let token = null;
+    try {
+      token = await this.#options.getToken({ reason: 'expiring', expiresAt });
+    } catch (error) {
+      this.#report(error);
+    }
+    // The connection may have ended meanwhile; its successor gets a token through #connect.
+    if (!token || this.#stopped || socket !== this.#socket) return;
+    this.send({ type: 'refresh', token });
   }
 
   #armSilence() {

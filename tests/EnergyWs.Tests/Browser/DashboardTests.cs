@@ -120,6 +120,54 @@ public sealed class DashboardTests(Chromium chromium) : IClassFixture<Chromium>
     }
 
     [Fact]
+    public async Task Client_FiveSecondTokens_RefreshedInBandWithoutReconnectOrGap()
+    {
+        Assert.SkipUnless(Chromium.IsInstalled, Chromium.MissingReason);
+        var ct = TestContext.Current.CancellationToken;
+        await using var provider = await Auth.IdentityProvider.StartAsync(ct);
+        await using var live = await LiveService.StartAsync(withHooks: true, ct, Auth.AuthSettings.For(provider, new Dictionary<string, string?>
+        {
+            ["Auth:ClockSkew"] = "00:00:00",
+            ["Auth:RefreshNotice"] = "00:00:02",
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+        }));
+        var (meter, app, hooks) = (live.Meter, live.App, live.Hooks);
+        await Eventually.TrueAsync(() => app.Get<EnergyWs.Auth.SigningKeyState>().Loaded, "the signing keys are loaded", ct);
+        // Each token the page asks for lives 5 seconds: three of them outlive the first.
+        hooks.Texts["/test-token"] = () => provider.CreateToken(provider.Rsa, d => d.Expires = DateTime.UtcNow.AddSeconds(5));
+        var (context, page, console) = await chromium.NewPageAsync();
+        await using var __ = context;
+        await ServeAsync(page, app, hooks, "/refresh-test.html", """
+            <script type="module">
+              import { EnergyWsClient } from '/energy-ws-client.js';
+              window.calls = []; window.states = []; window.readings = []; window.controls = [];
+              window.client = new EnergyWsClient({
+                url: '/ws',
+                getToken: async ({ reason }) => { window.calls.push(reason); return (await fetch('/test-token')).text(); },
+                onReading: (r) => window.readings.push(Date.parse(r.timestamp)),
+                onStateChange: (s) => window.states.push(s),
+                onControl: (m) => window.controls.push(m.type),
+                onError: (e) => console.log('energy-ws error ' + (e.code ?? e.message)),
+              });
+            </script>
+            """);
+
+        await page.WaitForFunctionAsync("() => window.controls.filter(t => t === 'refreshed').length >= 3", null, new() { Timeout = 30_000, PollingInterval = 100 });
+
+        Assert.Equal(["connecting", "open"], await page.EvaluateAsync<string[]>("() => window.states"));
+        Assert.Equal(["connect", "expiring", "expiring", "expiring"], (await page.EvaluateAsync<string[]>("() => window.calls")).Take(4));
+        Assert.Single(hooks.Protocols);
+        Assert.Contains("notices=1", Assert.Single(hooks.Queries), StringComparison.Ordinal);
+        // No gap: every reading the meter produced while the page was connected reached it.
+        var received = await page.EvaluateAsync<long[]>("() => window.readings");
+        var missing = meter.Produced.Where(t => t >= received[0] && t <= received[^1]).Except(received).ToArray();
+        Assert.Empty(missing);
+        Assert.True(received[^1] - received[0] > 5_000, "the stream outlived the first token");
+        Assert.DoesNotContain(console, line => line.Contains("energy-ws error", StringComparison.Ordinal) || line.StartsWith("pageerror", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Client_TokenExpiredClose_CallsGetTokenAgainAndResumes()
     {
         Assert.SkipUnless(Chromium.IsInstalled, Chromium.MissingReason);
@@ -253,7 +301,7 @@ public sealed class DashboardTests(Chromium chromium) : IClassFixture<Chromium>
 
         public TestHooks Hooks { get; } = new();
 
-        public static async Task<LiveService> StartAsync(bool withHooks, CancellationToken ct)
+        public static async Task<LiveService> StartAsync(bool withHooks, CancellationToken ct, IDictionary<string, string?>? settings = null)
         {
             var live = new LiveService { _kafka = new TestKafka() };
             var topic = await live._kafka.CreateTopicAsync();
@@ -261,6 +309,7 @@ public sealed class DashboardTests(Chromium chromium) : IClassFixture<Chromium>
             live.App = await new EnergyWsApp(
                 live._kafka.BootstrapServers,
                 topic,
+                settings,
                 services: withHooks ? s => s.AddSingleton<IStartupFilter>(live.Hooks) : null).StartAsync(ct);
             return live;
         }

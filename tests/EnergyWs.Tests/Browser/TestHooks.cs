@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Http;
 namespace EnergyWs.Tests.Browser;
 
 /// <summary>
-/// Test-only middleware: serves test pages, and records what browsers offer as subprotocols
+/// Test-only middleware: serves test pages and texts, and records what browsers offer as subprotocols
 /// (where the token travels) and the /ws query (history= or since=).
 /// </summary>
 internal sealed class TestHooks : IStartupFilter
@@ -15,6 +15,9 @@ internal sealed class TestHooks : IStartupFilter
     private readonly List<string> _queries = [];
 
     public ConcurrentDictionary<string, string> Pages { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Plain-text answers made per request (a fresh token from the provider stand-in).</summary>
+    public ConcurrentDictionary<string, Func<string>> Texts { get; } = new(StringComparer.Ordinal);
 
     public string[] Protocols { get { lock (_protocols) { return [.. _protocols]; } } }
 
@@ -28,6 +31,12 @@ internal sealed class TestHooks : IStartupFilter
             {
                 context.Response.ContentType = "text/html; charset=utf-8";
                 return context.Response.WriteAsync(html);
+            }
+
+            if (Texts.TryGetValue(context.Request.Path.Value ?? "", out var text))
+            {
+                context.Response.ContentType = "text/plain; charset=utf-8";
+                return context.Response.WriteAsync(text());
             }
 
             if (context.Request.Path == "/ws")
