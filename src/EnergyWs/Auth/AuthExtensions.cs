@@ -17,6 +17,9 @@ internal static class AuthExtensions
     /// <summary>The policy /ws requires: a valid bearer token, or nothing when authentication is off.</summary>
     public const string ClientPolicy = "ws-client";
 
+    /// <summary>Tells JWTs (JWS or JWE compact form) from opaque tokens; reads the format only.</summary>
+    private static readonly Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler Jwt = new();
+
     /// <summary>Asymmetric algorithms only: never "none", never HMAC (whose secret would be the public key).</summary>
     private static readonly string[] Algorithms =
     [
@@ -74,6 +77,9 @@ internal static class AuthExtensions
         services.AddHostedService<AuthWarnings>();
         services.AddSingleton<TokenRevalidator>();
         services.AddSingleton<SigningKeyState>();
+        services.AddSingleton<IntrospectionState>();
+        services.AddSingleton<TokenIntrospector>();
+        services.AddHttpClient(TokenIntrospector.HttpClientName);
         services.AddHostedService<SigningKeyRefresher>();
         services.AddHealthChecks().AddCheck<AuthReadinessCheck>("auth", tags: [Health.HealthExtensions.ReadyTag]);
         return builder;
@@ -150,19 +156,21 @@ internal static class AuthExtensions
         var skew = options.ClockSkew;
         jwt.Events = new JwtBearerEvents
         {
-            OnMessageReceived = context =>
+            OnMessageReceived = async context =>
             {
                 var token = BearerToken.Find(context.Request);
                 if (token is { Length: > BearerToken.MaxLength })
                 {
                     context.Fail("token too long");
                 }
+                else if (token is not null && options.Introspection.Enabled && !Jwt.CanReadToken(token))
+                {
+                    await IntrospectAsync(context, token, options, skew);
+                }
                 else
                 {
                     context.Token = token;
                 }
-
-                return Task.CompletedTask;
             },
             OnTokenValidated = context =>
             {
@@ -181,6 +189,18 @@ internal static class AuthExtensions
             OnChallenge = context =>
             {
                 var services = context.HttpContext.RequestServices;
+                if (context.AuthenticateFailure is IntrospectionUnavailableException)
+                {
+                    // The token was not found bad, it could not be checked: a client should retry
+                    // with the same token, not throw it away (RFC 9110 §15.6.4).
+                    services.GetRequiredService<StreamingMetrics>().Rejected("rejected_auth");
+                    Log.Refused(services.GetRequiredService<ILogger<AuthOptions>>(), Remote(context.HttpContext), "introspection unavailable", context.AuthenticateFailure.Message);
+                    context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+                    context.Response.Headers.RetryAfter = "5";
+                    context.HandleResponse();
+                    return Task.CompletedTask;
+                }
+
                 services.GetRequiredService<StreamingMetrics>().Rejected("rejected_auth");
                 // The reason only: exception messages hide token contents (IdentityModel PII logging stays off).
                 Log.Refused(
@@ -194,13 +214,42 @@ internal static class AuthExtensions
     }
 
     /// <summary>
+    /// An opaque token: asked of the provider (RFC 7662) instead of verified locally; an active one
+    /// for us passes the same <see cref="TokenRules"/> as a JWT.
+    /// </summary>
+    private static async Task IntrospectAsync(MessageReceivedContext context, string token, AuthOptions options, TimeSpan skew)
+    {
+        var introspector = context.HttpContext.RequestServices.GetRequiredService<TokenIntrospector>();
+        var result = await introspector.IntrospectAsync(token, context.HttpContext.RequestAborted);
+        switch (result.Outcome)
+        {
+            case IntrospectionOutcome.Unavailable:
+                context.Fail(new IntrospectionUnavailableException(result.Reason));
+                return;
+            case IntrospectionOutcome.Refused:
+                context.Fail(result.Reason);
+                return;
+        }
+
+        if (TokenRules.Check(result.Principal!, options, rfc9068Claims: false, out var principal) is { } refusal)
+        {
+            context.Fail(refusal);
+            return;
+        }
+
+        context.HttpContext.Features.Set(new TokenSession(principal, result.ExpiresAt, result.ExpiresAt + skew));
+        context.Principal = result.Principal;
+        context.Success();
+    }
+
+    /// <summary>
     /// The failure's kind; for our own rules (<see cref="TokenRules"/>) its words, which never quote
     /// the token. IdentityModel's messages are not used: they may carry token contents.
     /// </summary>
     internal static string Describe(Exception? failure) => failure switch
     {
         null => "",
-        AuthenticationFailureException rule => rule.Message,
+        AuthenticationFailureException or IntrospectionUnavailableException => failure.Message,
         _ => failure.GetType().Name,
     };
 

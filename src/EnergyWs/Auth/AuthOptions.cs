@@ -53,6 +53,10 @@ internal sealed class AuthOptions
     [TimeSpanRange("00:00:01", "01:00:00", ErrorMessage = "Auth:RefreshNotice must be between 00:00:01 and 01:00:00.")]
     public TimeSpan RefreshNotice { get; set; } = DefaultRefreshNotice;
 
+    /// <summary>Opaque (non-JWT) tokens, checked at the provider's introspection endpoint; off without a client id.</summary>
+    [ValidateObjectMembers]
+    public IntrospectionOptions Introspection { get; set; } = new();
+
     /// <summary>Every configured audience, trimmed, without empties.</summary>
     public string[] Audiences =>
         (Audience ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
@@ -79,6 +83,39 @@ internal sealed class AuthOptions
 
     /// <summary>Browser origins allowed to open /ws (e.g. https://energy.example.com); empty allows any.</summary>
     public string[] AllowedOrigins { get; set; } = [];
+}
+
+/// <summary>RFC 7662 token introspection for tokens that are not JWTs.</summary>
+internal sealed class IntrospectionOptions
+{
+    /// <summary>The client this service authenticates as (HTTP Basic) at the introspection endpoint; unset: opaque tokens are refused.</summary>
+    public string? ClientId { get; set; }
+
+    public string? ClientSecret { get; set; }
+
+    /// <summary>
+    /// Introspection requests in flight at once. A flood of made-up tokens cannot each cost the
+    /// provider a request at the same time; the rest wait up to <see cref="Timeout"/> and are then refused.
+    /// </summary>
+    [Range(1, 256, ErrorMessage = "Auth:Introspection:MaxConcurrent must be between 1 and 256.")]
+    public int MaxConcurrent { get; set; } = 4;
+
+    /// <summary>Results kept (by the token's SHA-256); when full, new results are not kept until entries expire.</summary>
+    [Range(1, 1_000_000, ErrorMessage = "Auth:Introspection:CacheSize must be between 1 and 1000000.")]
+    public int CacheSize { get; set; } = 10_000;
+
+    /// <summary>
+    /// Longest time a result is reused, also for a token whose exp is later: a revoked token stops
+    /// working at most this long after its revocation.
+    /// </summary>
+    [TimeSpanRange("00:00:01", "01:00:00", ErrorMessage = "Auth:Introspection:MaxCacheDuration must be between 00:00:01 and 01:00:00.")]
+    public TimeSpan MaxCacheDuration { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Longest wait for a slot and the provider's answer together.</summary>
+    [TimeSpanRange("00:00:00.100", "00:01:00", ErrorMessage = "Auth:Introspection:Timeout must be between 00:00:00.100 and 00:01:00.")]
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    public bool Enabled => !string.IsNullOrWhiteSpace(ClientId);
 }
 
 [OptionsValidator]
@@ -118,6 +155,11 @@ internal sealed class AuthOptionsRules(IHostEnvironment environment) : IValidate
                     failures.Add("Auth:Audience must be set to the client id the tokens are issued for (or set Auth:ValidateAudience=false to accept any audience).");
                 }
             }
+        }
+
+        if (string.IsNullOrWhiteSpace(options.Introspection.ClientId) != string.IsNullOrWhiteSpace(options.Introspection.ClientSecret))
+        {
+            failures.Add("Auth:Introspection:ClientId and Auth:Introspection:ClientSecret must be set together.");
         }
 
         foreach (var origin in options.AllowedOrigins)

@@ -24,4 +24,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 4007, Level = LogLevel.Warning, Message = "Auth:ValidateAudience is false: tokens the provider issued for any client are accepted")]
     public static partial void AudienceNotChecked(ILogger logger);
+
+    [LoggerMessage(EventId = 4008, Level = LogLevel.Warning, Message = "Token introspection unavailable: {Reason}; opaque tokens not in the cache are refused with 503")]
+    public static partial void IntrospectionUnavailable(ILogger logger, string reason);
 }

@@ -66,11 +66,19 @@ internal sealed class SigningKey
 internal sealed class IdentityProvider : IAsyncDisposable
 {
     public const string Audience = "energy-ws-client";
+
+    /// <summary>The client energy-ws introspects as (HTTP Basic at the introspection endpoint).</summary>
+    public const string IntrospectionClientId = "energy-ws-introspect";
+    public const string IntrospectionSecret = "intro:spection/secret+1";
     private const string Path = "/application/o/energy-ws/";
 
     private readonly WebApplication _app;
     private volatile SigningKey[] _published;
     private int _jwksRequests;
+    private int _introspections;
+    private int _inFlight;
+    private int _maxInFlight;
+    private readonly ConcurrentDictionary<string, (string Subject, DateTimeOffset Expires, string Audience)> _opaque = new(StringComparer.Ordinal);
 
     private IdentityProvider(WebApplication app, SigningKey[] keys)
     {
@@ -91,6 +99,17 @@ internal sealed class IdentityProvider : IAsyncDisposable
 
     public int JwksRequests => Volatile.Read(ref _jwksRequests);
 
+    /// <summary>Introspection requests answered (with valid client credentials or not).</summary>
+    public int Introspections => Volatile.Read(ref _introspections);
+
+    /// <summary>Introspection requests being answered now, and the most there ever were at once.</summary>
+    public int IntrospectionsInFlight => Volatile.Read(ref _inFlight);
+
+    public int MaxIntrospectionsInFlight => Volatile.Read(ref _maxInFlight);
+
+    /// <summary>While set, introspection requests wait for it before answering (a slow provider).</summary>
+    public TaskCompletionSource? IntrospectionGate { get; set; }
+
     /// <summary>Every token and handmade token string used against the service.</summary>
     public ConcurrentBag<string> Issued { get; } = [];
 
@@ -103,10 +122,26 @@ internal sealed class IdentityProvider : IAsyncDisposable
         var provider = new IdentityProvider(app, [SigningKey.CreateRsa("rsa-1"), SigningKey.CreateEc("ec-1")]);
         app.MapGet(Path + ".well-known/openid-configuration", provider.Discovery);
         app.MapGet(Path + "jwks/", provider.Jwks);
+        app.MapPost(Path + "introspect/", (Delegate)provider.IntrospectAsync);
         await app.StartAsync(cancellationToken);
         provider.Issuer = app.Urls.First().TrimEnd('/') + Path;
         return provider;
     }
+
+    /// <summary>An opaque access token (random, not a JWT) that introspection reports active until it expires or is revoked.</summary>
+    public string IssueOpaque(string subject = "user-1", TimeSpan? lifetime = null, string audience = Audience)
+    {
+        var token = Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(32));
+        _opaque[token] = (subject, DateTimeOffset.UtcNow + (lifetime ?? TimeSpan.FromMinutes(5)), audience);
+        Issued.Add(token);
+        return token;
+    }
+
+    /// <summary>A made-up opaque token the provider never issued.</summary>
+    public string UnknownOpaque() => Remember(Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(32)));
+
+    /// <summary>Revokes an opaque token: introspection answers active:false from now on.</summary>
+    public void Revoke(string token) => _opaque.TryRemove(token, out _);
 
     /// <summary>Replaces the keys in the JWKS.</summary>
     public void Publish(params SigningKey[] keys) => _published = keys;
@@ -176,7 +211,81 @@ internal sealed class IdentityProvider : IAsyncDisposable
             ["authorization_endpoint"] = Issuer.Replace(Path, "/application/o/authorize/", StringComparison.Ordinal),
             ["token_endpoint"] = Issuer.Replace(Path, "/application/o/token/", StringComparison.Ordinal),
             ["id_token_signing_alg_values_supported"] = new[] { "RS256", "ES256" },
+            ["introspection_endpoint"] = Issuer + "introspect/",
         }), "application/json");
+
+    /// <summary>RFC 7662: client authentication by HTTP Basic (RFC 6749 §2.3.1 form-encoding), the token in the form.</summary>
+    private async Task<IResult> IntrospectAsync(HttpContext context)
+    {
+        Interlocked.Increment(ref _introspections);
+        var now = Interlocked.Increment(ref _inFlight);
+        for (var max = Volatile.Read(ref _maxInFlight); now > max && Interlocked.CompareExchange(ref _maxInFlight, now, max) != max; max = Volatile.Read(ref _maxInFlight))
+        {
+        }
+
+        try
+        {
+            if (IntrospectionGate is { } gate)
+            {
+                // Like any server, it stops working on a request its client gave up on.
+                await gate.Task.WaitAsync(context.RequestAborted);
+            }
+
+            if (!Available)
+            {
+                return Results.StatusCode(StatusCodes.Status503ServiceUnavailable);
+            }
+
+            if (!BasicCredentials(context.Request.Headers.Authorization.ToString(), out var id, out var secret) ||
+                id != IntrospectionClientId || secret != IntrospectionSecret)
+            {
+                return Results.Json(new Dictionary<string, string> { ["error"] = "invalid_client" }, statusCode: StatusCodes.Status401Unauthorized);
+            }
+
+            var form = await context.Request.ReadFormAsync();
+            var token = form["token"].ToString();
+            if (!_opaque.TryGetValue(token, out var grant) || grant.Expires <= DateTimeOffset.UtcNow)
+            {
+                return Results.Text("{\"active\":false}", "application/json");
+            }
+
+            return Results.Text(JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["active"] = true,
+                ["iss"] = Issuer,
+                ["sub"] = grant.Subject,
+                ["client_id"] = "energy-ws-dashboard",
+                ["aud"] = grant.Audience,
+                ["scope"] = "openid profile energy:read",
+                ["token_type"] = "Bearer",
+                ["iat"] = DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeSeconds(),
+                ["exp"] = grant.Expires.ToUnixTimeSeconds(),
+            }), "application/json");
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    /// <summary>RFC 6749 §2.3.1: id and secret are form-encoded, then joined by ':' and base64-encoded.</summary>
+    private static bool BasicCredentials(string header, out string id, out string secret)
+    {
+        (id, secret) = ("", "");
+        if (!header.StartsWith("Basic ", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var pair = Encoding.UTF8.GetString(Convert.FromBase64String(header["Basic ".Length..])).Split(':');
+        if (pair.Length != 2)
+        {
+            return false;
+        }
+
+        (id, secret) = (WebUtility.UrlDecode(pair[0]), WebUtility.UrlDecode(pair[1]));
+        return true;
+    }
 
     private IResult Jwks()
     {

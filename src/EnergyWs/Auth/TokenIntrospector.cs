@@ -1,0 +1,269 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net.Http;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using Duende.IdentityModel.Client;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Protocols.OpenIdConnect;
+
+namespace EnergyWs.Auth;
+
+/// <summary>What introspection said about a token.</summary>
+internal enum IntrospectionOutcome
+{
+    /// <summary>Active, for us, not expired: <see cref="IntrospectionResult.Principal"/> is set.</summary>
+    Active,
+
+    /// <summary>active:false, or active but not acceptable here (audience, expiry).</summary>
+    Refused,
+
+    /// <summary>The provider could not be asked (down, slow, too many requests in flight): nothing is known.</summary>
+    Unavailable,
+}
+
+internal sealed record IntrospectionResult(IntrospectionOutcome Outcome, ClaimsPrincipal? Principal, DateTimeOffset ExpiresAt, string Reason);
+
+/// <summary>The token could not be checked (provider unreachable): answered 503, not 401, because the token may be fine.</summary>
+internal sealed class IntrospectionUnavailableException : Exception
+{
+    public IntrospectionUnavailableException()
+    {
+    }
+
+    public IntrospectionUnavailableException(string message)
+        : base(message)
+    {
+    }
+
+    public IntrospectionUnavailableException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
+
+/// <summary>The introspection endpoint's state, for readiness.</summary>
+internal sealed class IntrospectionState
+{
+    private volatile string? _error;
+
+    /// <summary>Why the last request failed; null after a successful one.</summary>
+    public string? Error => _error;
+
+    public void Succeeded() => _error = null;
+
+    public void Failed(string error) => _error = error;
+}
+
+/// <summary>
+/// RFC 7662 introspection of opaque tokens at the provider's introspection_endpoint (from
+/// discovery), authenticating with HTTP Basic. Results are kept by the token's SHA-256 (never the
+/// token) until the token's exp, at most <see cref="IntrospectionOptions.MaxCacheDuration"/>, for at
+/// most <see cref="IntrospectionOptions.CacheSize"/> tokens; at most
+/// <see cref="IntrospectionOptions.MaxConcurrent"/> requests are in flight.
+/// </summary>
+internal sealed class TokenIntrospector : IDisposable
+{
+    public const string HttpClientName = "introspection";
+
+    private readonly IHttpClientFactory _http;
+    private readonly IOptionsMonitor<JwtBearerOptions> _jwt;
+    private readonly AuthOptions _options;
+    private readonly IntrospectionOptions _introspection;
+    private readonly TimeProvider _time;
+    private readonly IntrospectionState _state;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _slots;
+
+    // Own cache rather than MemoryCache: entries expire by the TimeProvider (tests move it), and
+    // the bound is a plain count. Key: hex SHA-256 of the token.
+    private readonly ConcurrentDictionary<string, (IntrospectionResult Result, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
+
+    public TokenIntrospector(
+        IHttpClientFactory http,
+        IOptionsMonitor<JwtBearerOptions> jwt,
+        IOptions<AuthOptions> options,
+        TimeProvider time,
+        IntrospectionState state,
+        ILogger<TokenIntrospector> logger)
+    {
+        _http = http;
+        _jwt = jwt;
+        _options = options.Value;
+        _introspection = _options.Introspection;
+        _time = time;
+        _state = state;
+        _logger = logger;
+        _slots = new SemaphoreSlim(_introspection.MaxConcurrent, _introspection.MaxConcurrent);
+    }
+
+    public int CachedCount => _cache.Count;
+
+    public async Task<IntrospectionResult> IntrospectAsync(string token, CancellationToken cancellationToken)
+    {
+        var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+        var now = _time.GetUtcNow();
+        if (_cache.TryGetValue(key, out var cached))
+        {
+            if (now < cached.Until)
+            {
+                return cached.Result;
+            }
+
+            _cache.TryRemove(KeyValuePair.Create(key, cached));
+        }
+
+        using var timeout = new CancellationTokenSource(_introspection.Timeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
+        try
+        {
+            // The timeout (by the TimeProvider) covers the wait for a slot and the request together.
+            await _slots.WaitAsync(linked.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return Unavailable("too many introspections in flight");
+        }
+
+        IntrospectionResult result;
+        try
+        {
+            result = await AskAsync(token, now, linked.Token);
+        }
+        finally
+        {
+            _slots.Release();
+        }
+
+        if (result.Outcome != IntrospectionOutcome.Unavailable)
+        {
+            Keep(key, result, now);
+        }
+
+        return result;
+    }
+
+    private async Task<IntrospectionResult> AskAsync(string token, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        string? endpoint;
+        try
+        {
+            var manager = _jwt.Get(JwtBearerDefaults.AuthenticationScheme).ConfigurationManager;
+            var configuration = manager is null ? null : await manager.GetConfigurationAsync(cancellationToken) as OpenIdConnectConfiguration;
+            endpoint = configuration?.IntrospectionEndpoint;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException or HttpRequestException or IOException)
+        {
+            // The manager throws InvalidOperationException when discovery cannot be fetched.
+            return Unavailable("discovery unavailable");
+        }
+
+        if (string.IsNullOrEmpty(endpoint))
+        {
+            return Unavailable("the provider's discovery document names no introspection_endpoint");
+        }
+
+        if (_options.RequireHttpsMetadata && !endpoint.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+        {
+            return Unavailable("the introspection endpoint is not https while Auth:RequireHttpsMetadata is true");
+        }
+
+        TokenIntrospectionResponse response;
+        try
+        {
+            using var request = new TokenIntrospectionRequest
+            {
+                Address = endpoint,
+                ClientId = _introspection.ClientId!,
+                ClientSecret = _introspection.ClientSecret,
+                ClientCredentialStyle = ClientCredentialStyle.AuthorizationHeader,
+                Token = token,
+                TokenTypeHint = "access_token",
+            };
+            response = await _http.CreateClient(HttpClientName).IntrospectTokenAsync(request, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return Unavailable("the introspection endpoint did not answer in time");
+        }
+
+        if (response.IsError)
+        {
+            // Never response.Error's raw body or exception text: neither is ours to vouch for.
+            return Unavailable(response.ErrorType == ResponseErrorType.Http
+                ? $"the introspection endpoint answered {(int)response.HttpStatusCode}"
+                : "the introspection endpoint could not be reached");
+        }
+
+        _state.Succeeded();
+        if (!response.IsActive)
+        {
+            return new(IntrospectionOutcome.Refused, null, now + _introspection.MaxCacheDuration, "inactive token");
+        }
+
+        var identity = new ClaimsIdentity(response.Claims, "introspection", "sub", "role");
+        var user = new ClaimsPrincipal(identity);
+        if (!long.TryParse(identity.FindFirst("exp")?.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var exp))
+        {
+            return new(IntrospectionOutcome.Refused, null, now + _introspection.MaxCacheDuration, "no exp in the introspection response");
+        }
+
+        var expiresAt = DateTimeOffset.FromUnixTimeSeconds(exp);
+        if (expiresAt + _options.ClockSkew <= now)
+        {
+            return new(IntrospectionOutcome.Refused, null, now + _introspection.MaxCacheDuration, "expired token");
+        }
+
+        if (_options.ValidateAudience && !identity.FindAll("aud").Any(a => _options.Audiences.Contains(a.Value, StringComparer.Ordinal)))
+        {
+            return new(IntrospectionOutcome.Refused, null, now + _introspection.MaxCacheDuration, "the token is for another audience");
+        }
+
+        return new(IntrospectionOutcome.Active, user, expiresAt, "");
+    }
+
+    private void Keep(string key, IntrospectionResult result, DateTimeOffset now)
+    {
+        var until = now + _introspection.MaxCacheDuration;
+        if (result.Outcome == IntrospectionOutcome.Active && result.ExpiresAt < until)
+        {
+            until = result.ExpiresAt;
+        }
+
+        if (_cache.Count >= _introspection.CacheSize)
+        {
+            foreach (var (k, entry) in _cache)
+            {
+                if (entry.Until <= now)
+                {
+                    _cache.TryRemove(k, out _);
+                }
+            }
+
+            if (_cache.Count >= _introspection.CacheSize)
+            {
+                // Full of live entries: this result is not kept (the next use asks again).
+                return;
+            }
+        }
+
+        _cache[key] = (result, until);
+    }
+
+    private IntrospectionResult Unavailable(string reason)
+    {
+        // Said once per kind of failure, not once per refused token of a flood.
+        if (_state.Error != reason)
+        {
+            Log.IntrospectionUnavailable(_logger, reason);
+        }
+
+        _state.Failed(reason);
+        return new(IntrospectionOutcome.Unavailable, null, default, reason);
+    }
+
+    public void Dispose() => _slots.Dispose();
+}
