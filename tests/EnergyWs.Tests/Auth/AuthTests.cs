@@ -150,12 +150,29 @@ public sealed class AuthTests(AuthFixture fixture) : IClassFixture<AuthFixture>
         Assert.True((await AuthClient.HandshakeAsync(Ws(), AuthClient.SubProtocol(valid), Ct)).Upgraded);
         Assert.False((await AuthClient.HandshakeAsync(Ws(expired), cancellationToken: Ct)).Upgraded);
         Assert.False((await AuthClient.HandshakeAsync(Ws(), AuthClient.Bearer(forged), Ct)).Upgraded);
+        // Tokens sent in-band, accepted and refused, are not logged either.
+        await using (var client = await WsClient.ConnectAsync(Ws(), AuthClient.Bearer(valid), cancellationToken: Ct))
+        {
+            foreach (var (token, reply) in new[] { (Provider.CreateToken(Provider.Rsa), "refreshed"), (forged, "error"), (expired, "error") })
+            {
+                await client.SendAsync(System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string> { ["type"] = "refresh", ["token"] = token }));
+                string message;
+                do
+                {
+                    message = await client.ReceiveAsync();
+                }
+                while (!message.StartsWith("{\"type\":", StringComparison.Ordinal));
+
+                Assert.StartsWith($"{{\"type\":\"{reply}\"", message, StringComparison.Ordinal);
+            }
+        }
 
         var lines = fixture.Logs.Lines.ToList();
         // The capture sees the request lines and the handler's failures, so the check below is not vacuous.
         Assert.Contains(lines, l => l.Contains("Request starting", StringComparison.Ordinal) && l.Contains("?device=a&token=[redacted]", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("access_token=[redacted]", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("Failed to validate the token", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("[6003]", StringComparison.Ordinal));
         fixture.AssertNoTokensLogged();
     }
 
