@@ -68,6 +68,39 @@ public sealed class AotSmokeTests
         }
     }
 
+    /// <summary>
+    /// Opaque tokens introspected (Duende.IdentityModel's client, trimmed) and an in-band refresh
+    /// (the authentication handler run again on an open connection) in the AOT binary.
+    /// </summary>
+    [Fact]
+    public async Task AotBinary_OpaqueTokenIntrospectedAndRefreshedInBand()
+    {
+        var binary = RequireBinary();
+        var ct = TestContext.Current.CancellationToken;
+        await using var provider = await IdentityProvider.StartAsync(ct);
+        await using var service = ServiceProcess.StartBinary(binary,
+            $"--Auth:Authority={provider.Issuer}", $"--Auth:Audience={IdentityProvider.Audience}", "--Auth:RequireHttpsMetadata=false",
+            $"--Auth:Introspection:ClientId={IdentityProvider.IntrospectionClientId}", $"--Auth:Introspection:ClientSecret={IdentityProvider.IntrospectionSecret}");
+        var url = await service.ReadWebSocketUrlAsync(ct);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await AuthClient.HandshakeAsync(url, AuthClient.Bearer(provider.UnknownOpaque()), ct)).Status);
+        await using var client = await WsClient.ConnectAsync(url, AuthClient.Bearer(provider.IssueOpaque()), cancellationToken: ct);
+        AssertIsReading(await client.ReceiveAsync());
+
+        foreach (var token in new[] { provider.IssueOpaque(), provider.CreateToken(provider.Ec) })
+        {
+            await client.SendAsync(JsonSerializer.Serialize(new Dictionary<string, string> { ["type"] = "refresh", ["token"] = token }));
+            string reply;
+            do
+            {
+                reply = await client.ReceiveAsync();
+            }
+            while (!reply.StartsWith("{\"type\":", StringComparison.Ordinal));
+
+            Assert.StartsWith("{\"type\":\"refreshed\"", reply, StringComparison.Ordinal);
+        }
+    }
+
     private static string RequireBinary()
     {
         var binary = FindBinary();
