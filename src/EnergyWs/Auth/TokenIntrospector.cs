@@ -100,8 +100,6 @@ internal sealed class TokenIntrospector : IDisposable
         _slots = new SemaphoreSlim(_introspection.MaxConcurrent, _introspection.MaxConcurrent);
     }
 
-    public int CachedCount => _cache.Count;
-
     public async Task<IntrospectionResult> IntrospectAsync(string token, CancellationToken cancellationToken)
     {
         var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
