@@ -48,14 +48,15 @@ internal sealed class IntrospectionUnavailableException : Exception
 /// <summary>The introspection endpoint's state, for readiness.</summary>
 internal sealed class IntrospectionState
 {
-    private volatile string? _error;
+    private string? _error;
 
     /// <summary>Why the last request failed; null after a successful one.</summary>
-    public string? Error => _error;
+    public string? Error => Volatile.Read(ref _error);
 
-    public void Succeeded() => _error = null;
+    public void Succeeded() => Volatile.Write(ref _error, null);
 
-    public void Failed(string error) => _error = error;
+    /// <summary>Records the failure; true for the first one after a success (exactly one caller sees it).</summary>
+    public bool Failed(string error) => Interlocked.Exchange(ref _error, error) is null;
 }
 
 /// <summary>
@@ -253,13 +254,13 @@ internal sealed class TokenIntrospector : IDisposable
 
     private IntrospectionResult Unavailable(string reason)
     {
-        // Said once per kind of failure, not once per refused token of a flood.
-        if (_state.Error != reason)
+        // Said once when the endpoint stops answering, not once per refused token of a flood;
+        // readiness shows the latest reason.
+        if (_state.Failed(reason))
         {
             Log.IntrospectionUnavailable(_logger, reason);
         }
 
-        _state.Failed(reason);
         return new(IntrospectionOutcome.Unavailable, null, default, reason);
     }
 
