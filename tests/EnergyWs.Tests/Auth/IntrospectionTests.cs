@@ -51,7 +51,7 @@ public sealed class IntrospectionTests
         Assert.True((await Handshake(app, known)).Upgraded);
         var refused = await Handshake(app, fresh);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.Status);
-        using var http = new HttpClient { BaseAddress = app.BaseAddress };
+        using var http = new HttpClient { BaseAddress = app.ManagementAddress }; // readiness details are on the management port
         using var ready = await http.GetAsync("/health/ready", Ct);
         var body = await ready.Content.ReadAsStringAsync(Ct);
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
