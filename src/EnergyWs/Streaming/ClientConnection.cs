@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net.WebSockets;
+using System.Runtime.CompilerServices;
 using EnergyWs.Readings;
 using Microsoft.Extensions.Logging;
 
@@ -111,6 +112,7 @@ internal sealed class ClientConnection
         _time = time;
         _logger = logger;
         ConnectedAt = time.GetUtcNow();
+        ReaderFailures = new LogThrottle(time, LogThrottle.DefaultInterval);
     }
 
     /// <summary>Index in the broadcaster's slot array; owned by <see cref="Broadcaster"/>.</summary>
@@ -146,6 +148,12 @@ internal sealed class ClientConnection
 
     /// <summary>Handles a text or binary message from the client (the control protocol); null ignores them.</summary>
     public Func<ClientConnection, ReadOnlyMemory<byte>, ValueTask>? OnMessage { get; init; }
+
+    /// <summary>
+    /// Throttles the error logged when handling a message fails; the endpoint shares one across all
+    /// its connections, since a hostile message pattern could hit every connection at once.
+    /// </summary>
+    public LogThrottle ReaderFailures { get; init; }
 
     /// <summary>Turns a reading frame into this client's bytes; null sends the frame's own JSON.</summary>
     public Func<ReadingFrame, ReadOnlyMemory<byte>>? Format { get; init; }
@@ -624,18 +632,47 @@ internal sealed class ClientConnection
 
     /// <summary>
     /// Reads client messages; returns true when the client sent a close frame, false when the socket
-    /// broke or reading failed. Never throws: every way it ends reaches RunAsync's close.
+    /// broke. Never throws: every way it ends reaches RunAsync's close. A failure in handling a
+    /// message (not in the socket) sets ServerError first, then keeps reading until the client's
+    /// close reply, so the 1011 handshake completes and no unread data turns the abort into a reset.
     /// </summary>
     private async Task<bool> ReadLoopAsync()
     {
         // Idle clients wait on a small buffer; a larger one is rented only while a long message arrives.
         var small = new byte[SmallReceiveBuffer];
+        try
+        {
+            return await ReadMessagesAsync(small);
+        }
+#pragma warning disable CA1031 // A bug in handling a message must close this connection through RunAsync, not fault the reader.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            // Socket failures never get here (ReceiveAsync reports them as null): this is the handler or our own code.
+            if (ReaderFailures.ShouldLog(out var suppressed))
+            {
+                Log.ReaderFailed(_logger, ex, Remote, suppressed);
+            }
+
+            // The reason is set before RunAsync sees the reader end, so the client gets 1011.
+            Close(CloseReason.ServerError);
+            return await DrainUntilCloseAsync(small);
+        }
+    }
+
+    /// <summary>The message loop of <see cref="ReadLoopAsync"/>; throws only what handling a message throws.</summary>
+    private async Task<bool> ReadMessagesAsync(byte[] small)
+    {
         byte[]? rented = null;
         try
         {
             while (true)
             {
-                var result = await _socket.ReceiveAsync(small.AsMemory(), CancellationToken.None);
+                if (await ReceiveAsync(small) is not { } result)
+                {
+                    return false;
+                }
+
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
                     return true;
@@ -657,12 +694,17 @@ internal sealed class ClientConnection
                         break;
                     }
 
-                    result = await _socket.ReceiveAsync(rented.AsMemory(length, _options.MaxMessageBytes + 1 - length), CancellationToken.None);
-                    if (result.MessageType == WebSocketMessageType.Close)
+                    if (await ReceiveAsync(rented.AsMemory(length, _options.MaxMessageBytes + 1 - length)) is not { } next)
+                    {
+                        return false;
+                    }
+
+                    if (next.MessageType == WebSocketMessageType.Close)
                     {
                         return true;
                     }
 
+                    result = next;
                     length += result.Count;
                 }
 
@@ -684,19 +726,6 @@ internal sealed class ClientConnection
                 }
             }
         }
-        catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException)
-        {
-            return false;
-        }
-#pragma warning disable CA1031 // A bug in reading or handling a message must close this connection through RunAsync, not fault the reader.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            // The reason is set before RunAsync sees the reader end, so the client gets 1011 and a close handshake.
-            Log.ReaderFailed(_logger, ex, Remote);
-            Close(CloseReason.ServerError);
-            return false;
-        }
         finally
         {
             if (rented is not null)
@@ -706,12 +735,33 @@ internal sealed class ClientConnection
         }
     }
 
+    /// <summary>
+    /// One receive; null when the socket broke or was aborted. Only the socket's own failures are
+    /// caught here: the same exception types thrown by a message handler are bugs and reach the 1011 path.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<ValueWebSocketReceiveResult?> ReceiveAsync(Memory<byte> buffer)
+    {
+        try
+        {
+            return await _socket.ReceiveAsync(buffer, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>After we asked to close, discard whatever the client still sends until its close frame.</summary>
     private async Task<bool> DrainUntilCloseAsync(byte[] buffer)
     {
         while (true)
         {
-            var result = await _socket.ReceiveAsync(buffer.AsMemory(), CancellationToken.None);
+            if (await ReceiveAsync(buffer) is not { } result)
+            {
+                return false;
+            }
+
             if (result.MessageType == WebSocketMessageType.Close)
             {
                 return true;

@@ -28,8 +28,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 3008, Level = LogLevel.Debug, Message = "Connection attempt from {RemoteIp} rate-limited")]
     public static partial void ConnectRateLimited(ILogger logger, string remoteIp);
 
-    [LoggerMessage(EventId = 3010, Level = LogLevel.Error, Message = "Reading a message from client {Remote} failed; connection closed")]
-    public static partial void ReaderFailed(ILogger logger, Exception exception, string remote);
+    [LoggerMessage(EventId = 3010, Level = LogLevel.Error, Message = "Handling a message from client {Remote} failed; connection closed with 1011 ({Suppressed} more failures since the last report)")]
+    public static partial void ReaderFailed(ILogger logger, Exception exception, string remote, long suppressed);
 
     [LoggerMessage(EventId = 3011, Level = LogLevel.Information, Message = "Client {Remote} refused: its principal holds Streaming:MaxConnectionsPerUser ({Limit}) connections")]
     public static partial void UserConnectionLimitReached(ILogger logger, int limit, string remote);

@@ -33,6 +33,9 @@ internal sealed class WebSocketEndpoint(
 
     private readonly StreamingOptions _options = options.Value;
 
+    // One for all connections of this endpoint (a singleton, so of the process).
+    private readonly LogThrottle _readerFailures = new(time, LogThrottle.DefaultInterval);
+
     public Task HandleAsync(HttpContext context) => HandleAsync(context, StreamProtocol.Readings);
 
     public async Task HandleAsync(HttpContext context, StreamProtocol protocol)
@@ -118,6 +121,7 @@ internal sealed class WebSocketEndpoint(
             OnMessage = control.HandleAsync,
             OnSweep = control.Sweep,
             Format = control.Format,
+            ReaderFailures = _readerFailures,
         };
         if (!broadcaster.TryAdd(connection, _options.MaxConnections, from, out _))
         {

@@ -6,6 +6,7 @@ using EnergyWs.Streaming;
 using EnergyWs.Tests.Auth;
 using EnergyWs.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace EnergyWs.Tests.Streaming;
 
@@ -14,38 +15,134 @@ public sealed class ReadLoopFailureTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    [Fact]
-    public async Task HandlerThrows_ClientGets1011CloseAndRunEndsWithServerError()
-    {
-        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        using var clientTcp = new TcpClient();
-        await clientTcp.ConnectAsync(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port, Ct);
-        using var serverTcp = await listener.AcceptTcpClientAsync(Ct);
+    public static TheoryData<string> HandlerExceptions => ["InvalidOperation", "OperationCanceled", "IO", "WebSocket", "ObjectDisposed"];
 
-        var transport = new WebSocketTransport(serverTcp.GetStream());
-        using var serverSocket = WebSocket.CreateFromStream(transport, new WebSocketCreationOptions { IsServer = true });
-        using var client = WebSocket.CreateFromStream(clientTcp.GetStream(), new WebSocketCreationOptions { IsServer = false });
-        var logs = new LogCapture();
-        var connection = new ClientConnection(
-            serverSocket, transport, ClientSelection.All, "127.0.0.1:1", new StreamingOptions(),
-            new StreamingMetrics(services.GetRequiredService<IMeterFactory>()), TimeProvider.System, logs.CreateLogger("test"))
+    [Theory]
+    [MemberData(nameof(HandlerExceptions))]
+    public async Task HandlerThrows_ClientGets1011CloseHandshakeAndRunEndsWithServerError(string kind)
+    {
+        // The socket's own failure types too: thrown by the handler, they are bugs, not a lost connection.
+        Exception bug = kind switch
         {
-            // Stands in for any bug in handling a message.
-            OnMessage = (_, _) => throw new InvalidOperationException("handler bug"),
+            "OperationCanceled" => new OperationCanceledException("handler bug"),
+            "IO" => new IOException("handler bug"),
+            "WebSocket" => new WebSocketException("handler bug"),
+            "ObjectDisposed" => new ObjectDisposedException("handler bug"),
+            _ => new InvalidOperationException("handler bug"),
         };
+        var logs = new LogCapture();
+        await using var pair = await SocketPair.CreateAsync();
+        var connection = pair.Connection(logs, TimeProvider.System, new LogThrottle(TimeProvider.System, LogThrottle.DefaultInterval), _ => throw bug);
         var run = connection.RunAsync(Ct);
 
-        await client.SendAsync("""{"type":"ping"}"""u8.ToArray(), WebSocketMessageType.Text, true, Ct);
-        var buffer = new byte[256];
-        var result = await client.ReceiveAsync(buffer, Ct).WaitAsync(Eventually.DefaultTimeout, Ct);
-        Assert.Equal(WebSocketMessageType.Close, result.MessageType);
-        Assert.Equal(WebSocketCloseStatus.InternalServerError, result.CloseStatus);
-        await client.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", Ct);
+        // The second message is still unread when the first one fails: the server must read past it.
+        await pair.Client.SendAsync("""{"type":"ping"}"""u8.ToArray(), WebSocketMessageType.Text, true, Ct);
+        await pair.Client.SendAsync("""{"type":"ping"}"""u8.ToArray(), WebSocketMessageType.Text, true, Ct);
+        await pair.ExpectCloseAsync(WebSocketCloseStatus.InternalServerError);
+        await pair.Client.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", Ct);
 
         // RunAsync returns (the writer stopped) instead of throwing the handler's exception.
         Assert.Equal(CloseReason.ServerError, await run.WaitAsync(Eventually.DefaultTimeout, Ct));
+
+        // Closed, not aborted: the server read the client's close reply before letting go of the socket.
+        Assert.Equal(WebSocketState.Closed, pair.Server.State);
         Assert.Single(logs.Lines, l => l.Contains("[3010]", StringComparison.Ordinal) && l.Contains("handler bug", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task HandlerFailsOnManyConnections_ErrorLoggedOncePerIntervalWithSuppressedCount()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(56));
+        var throttle = new LogThrottle(time, LogThrottle.DefaultInterval);
+        var logs = new LogCapture();
+
+        for (var i = 0; i < 4; i++)
+        {
+            await FailOneAsync(logs, time, throttle);
+        }
+
+        Assert.Single(logs.Lines, l => l.Contains("[3010]", StringComparison.Ordinal));
+
+        time.Advance(LogThrottle.DefaultInterval);
+        await FailOneAsync(logs, time, throttle);
+        var reported = logs.Lines.Where(l => l.Contains("[3010]", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, reported.Count);
+        Assert.Contains("(3 more failures since the last report)", reported[1], StringComparison.Ordinal);
+    }
+
+    /// <summary>One connection whose handler fails on its first message, run to its end.</summary>
+    private static async Task FailOneAsync(LogCapture logs, TimeProvider time, LogThrottle throttle)
+    {
+        await using var pair = await SocketPair.CreateAsync();
+        var connection = pair.Connection(logs, time, throttle, _ => throw new InvalidOperationException("handler bug"));
+        var run = connection.RunAsync(Ct);
+        await pair.Client.SendAsync("""{"type":"ping"}"""u8.ToArray(), WebSocketMessageType.Text, true, Ct);
+        await pair.ExpectCloseAsync(WebSocketCloseStatus.InternalServerError);
+        await pair.Client.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", Ct);
+        Assert.Equal(CloseReason.ServerError, await run.WaitAsync(Eventually.DefaultTimeout, Ct));
+    }
+
+    /// <summary>A server WebSocket over our transport and a client WebSocket, on a real loopback TCP connection.</summary>
+    private sealed class SocketPair : IAsyncDisposable
+    {
+        private readonly ServiceProvider _services;
+        private readonly TcpListener _listener;
+        private readonly TcpClient _clientTcp;
+        private readonly TcpClient _serverTcp;
+        private readonly WebSocketTransport _transport;
+
+        private SocketPair(ServiceProvider services, TcpListener listener, TcpClient clientTcp, TcpClient serverTcp)
+        {
+            _services = services;
+            _listener = listener;
+            _clientTcp = clientTcp;
+            _serverTcp = serverTcp;
+            _transport = new WebSocketTransport(serverTcp.GetStream());
+            Server = WebSocket.CreateFromStream(_transport, new WebSocketCreationOptions { IsServer = true });
+            Client = WebSocket.CreateFromStream(clientTcp.GetStream(), new WebSocketCreationOptions { IsServer = false });
+        }
+
+        public WebSocket Server { get; }
+
+        public WebSocket Client { get; }
+
+        public static async Task<SocketPair> CreateAsync()
+        {
+            var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+            var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            var clientTcp = new TcpClient();
+            await clientTcp.ConnectAsync(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port, Ct);
+            var serverTcp = await listener.AcceptTcpClientAsync(Ct);
+            return new SocketPair(services, listener, clientTcp, serverTcp);
+        }
+
+        public ClientConnection Connection(LogCapture logs, TimeProvider time, LogThrottle throttle, Func<ReadOnlyMemory<byte>, ValueTask> onMessage) =>
+            new(Server, _transport, ClientSelection.All, "127.0.0.1:1", new StreamingOptions(),
+                new StreamingMetrics(_services.GetRequiredService<IMeterFactory>()), time, logs.CreateLogger("test"))
+            {
+                // Stands in for any bug in handling a message.
+                OnMessage = (_, message) => onMessage(message),
+                ReaderFailures = throttle,
+            };
+
+        public async Task ExpectCloseAsync(WebSocketCloseStatus status)
+        {
+            var buffer = new byte[256];
+            var result = await Client.ReceiveAsync(buffer, Ct).WaitAsync(Eventually.DefaultTimeout, Ct);
+            Assert.Equal(WebSocketMessageType.Close, result.MessageType);
+            Assert.Equal(status, result.CloseStatus);
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            Client.Dispose();
+            Server.Dispose();
+            _serverTcp.Dispose();
+            _clientTcp.Dispose();
+            _listener.Dispose();
+            _services.Dispose();
+            return ValueTask.CompletedTask;
+        }
     }
 }
