@@ -16,7 +16,7 @@ internal static class KafkaExtensions
         services.AddSingleton<IValidateOptions<ReadingsOptions>, ReadingsOptionsValidator>();
         services.AddSingleton<IValidateOptions<ReadingsOptions>, ReadingsMappingsValidator>();
 
-        services.AddSingleton<RecordDecoder>();
+        services.AddSingleton<IRecordDecoder, RecordDecoder>();
         services.AddSingleton<ReadingMetrics>();
         services.AddSingleton<ReadingPipeline>();
         services.AddSingleton<ConsumerState>();

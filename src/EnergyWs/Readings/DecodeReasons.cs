@@ -28,4 +28,7 @@ internal static class DecodeReasons
 
     /// <summary>The decoder itself failed on the record (a bug, logged with its stack trace at most once per interval).</summary>
     public const string DecoderError = "decoder_error";
+
+    /// <summary>Serializing or publishing the record's readings failed (a bug, logged like <see cref="DecoderError"/>); the rest of its readings are lost.</summary>
+    public const string PublishError = "publish_error";
 }

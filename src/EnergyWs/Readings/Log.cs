@@ -19,4 +19,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 2004, Level = LogLevel.Warning,
         Message = "Meter state is full ({Limit} device+channel entries); readings of new devices carry only their own message's fields ({Suppressed} more since the last report)")]
     public static partial void StateFull(this ILogger logger, int limit, long suppressed);
+
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Error,
+        Message = "Publishing the readings of record {Topic}/{Partition}@{Offset} failed; skipped ({Suppressed} more failures since the last report)")]
+    public static partial void PublishFailed(this ILogger logger, Exception exception, string topic, int partition, long offset, long suppressed);
 }

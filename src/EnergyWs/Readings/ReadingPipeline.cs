@@ -9,7 +9,7 @@ namespace EnergyWs.Readings;
 /// </summary>
 /// <remarks>Called from the single consumer thread only; its scratch state is not shared.</remarks>
 internal sealed class ReadingPipeline(
-    RecordDecoder decoder,
+    IRecordDecoder decoder,
     Broadcaster broadcaster,
     ReadingMetrics metrics,
     TimeProvider timeProvider,
@@ -24,6 +24,8 @@ internal sealed class ReadingPipeline(
     private long _suppressedSkips;
     private long _lastFailureLog = long.MinValue;
     private long _suppressedFailures;
+    private long _lastPublishFailureLog = long.MinValue;
+    private long _suppressedPublishFailures;
 
     /// <summary>Event raised (on the consumer thread) for each published frame; history hooks in here.</summary>
     public event Action<ReadingFrame>? Published;
@@ -59,18 +61,34 @@ internal sealed class ReadingPipeline(
             return;
         }
 
-        metrics.RecordOk();
-        var now = timeProvider.GetTimestamp();
-        foreach (var reading in _scratch)
+        try
         {
-            var frame = new ReadingFrame(++_sequence, reading, ReadingJson.Serialize(reading), now, record.Timestamp);
-            Published?.Invoke(frame);
-            if (live)
+            var now = timeProvider.GetTimestamp();
+            foreach (var reading in _scratch)
             {
-                broadcaster.Publish(frame);
-                metrics.ReadingPublished();
+                var frame = new ReadingFrame(++_sequence, reading, ReadingJson.Serialize(reading), now, record.Timestamp);
+                Published?.Invoke(frame);
+                if (live)
+                {
+                    broadcaster.Publish(frame);
+                    metrics.ReadingPublished();
+                }
             }
         }
+#pragma warning disable CA1031 // Serializing, history or fan-out failing must cost one record, not reach the consumer loop once per record.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            if (ShouldLog(ref _lastPublishFailureLog, ref _suppressedPublishFailures, out var suppressed))
+            {
+                logger.PublishFailed(ex, record.Topic, record.Partition, record.Offset, suppressed);
+            }
+
+            metrics.RecordInvalid(DecodeReasons.PublishError);
+            return;
+        }
+
+        metrics.RecordOk();
     }
 
     private void LogSkipped(in KafkaRecord record, string reason)

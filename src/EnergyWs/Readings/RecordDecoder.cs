@@ -11,7 +11,7 @@ namespace EnergyWs.Readings;
 /// formats (Shelly Gen2, Shelly Gen1, the seed format), checks the values and merges them into the
 /// per-device state. Runs on the consumer thread only, so its state and scratch need no locking.
 /// </summary>
-internal sealed class RecordDecoder
+internal sealed class RecordDecoder : IRecordDecoder
 {
     /// <summary>Meter JSON nests 3-4 levels, envelopes add 2; anything deeper is hostile.</summary>
     public const int MaxDepth = 32;
