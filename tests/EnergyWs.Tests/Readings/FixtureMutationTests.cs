@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text;
 using System.Text.Json;
+using Confluent.Kafka;
 using CsCheck;
 using EnergyWs.Readings;
 
@@ -40,15 +41,26 @@ public sealed class FixtureMutationTests
     private static readonly Gen<(int Kind, int At, int Pick, byte Byte, int Size)> Mutation =
         Gen.Select(Gen.Int[0, 7], Gen.Int[0, 100_000], Gen.Int[0, 1000], Gen.Byte, Gen.Int[1, 40]);
 
+    /// <summary>A header a bridge adds besides the topic; mappings with header conditions test it.</summary>
+    private const string SourceHeader = "x-source";
+
+    /// <summary>One header mutation: its kind, where, which poison, a size.</summary>
+    private static readonly Gen<(int Kind, int At, int Pick, int Size)> HeaderMutation =
+        Gen.Select(Gen.Int[0, 5], Gen.Int[0, 100_000], Gen.Int[0, 1000], Gen.Int[1, 40]);
+
     [Fact]
     public void MutatedFixtureRecords_NeverThrow_RejectionsCarryANamedReason()
     {
-        var decoders = Seeds.Select(s => s.Mapping).Distinct().ToDictionary(m => m ?? "", CreateDecoder);
+        // Each mapping twice: as the fixture has it, and behind topic and header conditions, so the
+        // mqtt_topic header and the header conditions read what the mutations make of the headers.
+        var decoders = Seeds.Select(s => s.Mapping).Distinct()
+            .SelectMany(m => new[] { (m, false), (m, true) })
+            .ToDictionary(d => (d.m ?? "", d.Item2), d => CreateDecoder(d.m, d.Item2));
         var rejectedByReason = new Dictionary<string, int>();
         try
         {
-            Gen.Select(Gen.Int[0, Seeds.Length - 1], Mutation.Array[1, 3], Gen.Int[0, 3]).Sample(
-                (index, mutations, target) =>
+            Gen.Select(Gen.Int[0, Seeds.Length - 1], Mutation.Array[1, 3], Gen.Int[0, 3], HeaderMutation.Array[0, 3], Gen.Bool).Sample(
+                (index, mutations, target, headerMutations, conditioned) =>
                 {
                     var seed = Seeds[index];
                     var key = seed.Key is null ? null : Encoding.UTF8.GetBytes(seed.Key);
@@ -66,8 +78,9 @@ public sealed class FixtureMutationTests
                         }
                     }
 
+                    var headers = MutatedHeaders(seed, headerMutations);
                     var output = new List<Reading>();
-                    var result = decoders[seed.Mapping ?? ""].Decoder.Decode(TestDecoder.Record(key, value), output);
+                    var result = decoders[(seed.Mapping ?? "", conditioned)].Decoder.Decode(TestDecoder.Record(key, value, headers: headers), output);
                     if (!result.Ok)
                     {
                         Assert.Empty(output);
@@ -77,7 +90,7 @@ public sealed class FixtureMutationTests
                 },
                 iter: 20_000,
                 threads: 1,
-                print: t => $"{Seeds[t.Item1].Name} mutated {string.Join(", ", t.Item2)} (target {t.Item3})");
+                print: t => $"{Seeds[t.Item1].Name} mutated {string.Join(", ", t.Item2)} (target {t.Item3}), headers {string.Join(", ", t.Item4)}, conditioned {t.Item5}");
         }
         finally
         {
@@ -139,11 +152,68 @@ public sealed class FixtureMutationTests
         }
     }
 
+    /// <summary>
+    /// The headers a bridge would send with the seed (its topic as mqtt_topic when the key is one,
+    /// and a source), or none at all, broken the ways a producer breaks them.
+    /// </summary>
+    private static Headers? MutatedHeaders(Seed seed, (int Kind, int At, int Pick, int Size)[] mutations)
+    {
+        if (mutations.Length == 0)
+        {
+            return null;
+        }
+
+        var topic = seed.Key is { } key && key.Contains('/', StringComparison.Ordinal) ? key : "shellies/shellyem-C45BBE6B4A21/emeter/0/power";
+        var entries = new List<(string Name, byte[]? Value)> { (RecordTopic.HeaderName, Encoding.UTF8.GetBytes(topic)), (SourceHeader, "bridge-1"u8.ToArray()) };
+        foreach (var m in mutations)
+        {
+            var target = m.Pick % entries.Count;
+            switch (m.Kind)
+            {
+                case 0:
+                    // Poison in the value: invalid UTF-8, a lone surrogate (as UTF-8 bytes or escaped), broken escapes.
+                    var value = entries[target].Value ?? [];
+                    entries[target] = (entries[target].Name, Insert(value, m.At % (value.Length + 1), Poison[m.Pick % Poison.Length]));
+                    break;
+                case 1:
+                    // Far past any sensible topic length: up to 160 KB.
+                    entries[target] = (entries[target].Name, [.. entries[target].Value ?? [], .. Enumerable.Repeat((byte)'a', m.Size * 4096)]);
+                    break;
+                case 2:
+                    // Many headers, with the topic's name repeated: the last one counts.
+                    for (var i = 0; i < m.Size * 50; i++)
+                    {
+                        entries.Add((i % 3 == 0 ? RecordTopic.HeaderName : $"h{i}", Encoding.UTF8.GetBytes($"shellies/x{i}/emeter/0/power")));
+                    }
+
+                    break;
+                case 3:
+                    entries[target] = (entries[target].Name, null);
+                    break;
+                case 4:
+                    entries[target] = (entries[target].Name, []);
+                    break;
+                default:
+                    // A lone surrogate as raw (WTF-8) bytes for the whole value.
+                    entries[target] = (entries[target].Name, [0xED, 0xB0, 0x80]);
+                    break;
+            }
+        }
+
+        var headers = new Headers();
+        foreach (var (name, value) in entries)
+        {
+            headers.Add(name, value);
+        }
+
+        return headers;
+    }
+
     private static byte[] Insert(byte[] bytes, int at, byte[] insert) => [.. bytes[..at], .. insert, .. bytes[at..]];
 
     private static string Describe(Dictionary<string, int> counts) => string.Join(", ", counts.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key}={kv.Value}"));
 
-    private static TestDecoder CreateDecoder(string? mapping)
+    private static TestDecoder CreateDecoder(string? mapping, bool conditioned)
     {
         var options = new ReadingsOptions { MaxDevices = 100 };
         if (mapping is not null)
@@ -154,6 +224,13 @@ public sealed class FixtureMutationTests
                 fields.Fields[field.Name] = field.Value.ValueKind == JsonValueKind.String
                     ? field.Value.GetString()!
                     : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{field.Value.GetProperty("path").GetString()}*{field.Value.GetProperty("scale").GetDouble()}");
+            }
+
+            if (conditioned)
+            {
+                fields.Topic = "^shellies/";
+                fields.Headers[RecordTopic.HeaderName] = "/power$";
+                fields.Headers[SourceHeader] = "^bridge-[0-9]+$";
             }
 
             options.Mappings.Add(fields);
