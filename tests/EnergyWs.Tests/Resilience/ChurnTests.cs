@@ -28,6 +28,10 @@ public sealed class ChurnTests
         // Warm-up fills pools and caches (Kestrel's memory pool, JIT, thread pool) to the level the churn needs.
         await ChurnAsync(app, warmUp, sample: null);
         await Eventually.TrueAsync(() => broadcaster.Count == 0 && totals.Total("energyws_connections") == 0, "warm-up connections are gone", Ct);
+
+        // The gauge drops just before the close is counted (two instruments, one after the other):
+        // a baseline taken in between would count the last warm-up close as one of the churn's.
+        await Eventually.TrueAsync(() => totals.Total("energyws_clients_closed_total") == warmUp, "every warm-up connection's end is counted", Ct);
         var closedBefore = totals.ByTag("energyws_clients_closed_total");
         var heapBefore = ResilienceScale.SettledHeapBytes();
         var timersBefore = Timer.ActiveCount;
