@@ -192,7 +192,7 @@ internal sealed class RecordDecoder : IRecordDecoder
             return ShellyGen2Decoder.DecodeStatus(root, topic!, _updates);
         }
 
-        return SeedDecoder.Matches(root) ? SeedDecoder.Decode(root, _updates) : DecodeReasons.UnknownFormat;
+        return NormalizedReadingDecoder.Matches(root) ? NormalizedReadingDecoder.Decode(root, _updates) : DecodeReasons.UnknownFormat;
     }
 
     /// <summary>Rejects the whole record if any part of it is unbelievable: one bad value taints the message.</summary>

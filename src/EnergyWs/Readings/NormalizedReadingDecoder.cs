@@ -7,7 +7,7 @@ namespace EnergyWs.Readings;
 /// <c>{"timestamp": ISO, "power_w": n, "voltage": n, "current": n, "energy_kwh": n}</c>, optionally
 /// with <c>device</c>, <c>channel</c> and the extra fields. Each record is a complete reading.
 /// </summary>
-internal static class SeedDecoder
+internal static class NormalizedReadingDecoder
 {
     public static bool Matches(JsonElement root) =>
         root.TryGetProperty("power_w", out _) || root.TryGetProperty("timestamp", out _);
