@@ -24,7 +24,7 @@ builder.AddMetrics();
 
 var app = builder.Build();
 
-app.MapDashboard();       // static files first: they short-circuit before the endpoints
+app.UseDashboard();       // static files first: they short-circuit before the endpoints
 app.UseStreaming();       // WebSockets, on a transport that batches each client's backlog into one write
 app.UseRateLimiter();     // per-IP limit on connection attempts (429), before any token is validated
 app.UseAuth();

@@ -20,7 +20,7 @@ internal static class DashboardExtensions
     /// <summary>The library only changes with a package-lock bump; a day of staleness is harmless.</summary>
     internal const string LibraryCacheControl = "public, max-age=86400";
 
-    public static WebApplication MapDashboard(this WebApplication app)
+    public static WebApplication UseDashboard(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
         app.UseDefaultFiles();
