@@ -40,7 +40,10 @@ internal sealed class StreamingMetrics
         _connections.Add(1);
     }
 
-    /// <summary>An upgrade refused before it happened: rejected_auth, rejected_origin, rejected_limit, rejected_rate, rejected_user_limit.</summary>
+    /// <summary>
+    /// An upgrade refused before it happened: rejected_auth, rejected_origin, rejected_limit (Streaming:MaxConnections
+    /// reached), rejected_shutdown (the server is stopping), rejected_rate, rejected_user_limit, rejected_replay_busy.
+    /// </summary>
     public void Rejected(string result) => _connectionAttempts.Add(1, new KeyValuePair<string, object?>("result", result));
 
     public void Closed(string reason)

@@ -50,7 +50,7 @@ internal sealed class WebSocketEndpoint(
 
         if (lifetime.ApplicationStopping.IsCancellationRequested)
         {
-            await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, "server shutting down", "rejected_limit");
+            await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, "server shutting down", "rejected_shutdown");
             return;
         }
 
