@@ -103,7 +103,7 @@ public class FanOutBenchmarks
         // Distinct frames, as the pipeline publishes them (a frame is published once); more than the ring holds.
         var reading = new Reading { Timestamp = DateTimeOffset.UnixEpoch, PowerW = 2450.5, Voltage = 231.2, Current = 10.61, EnergyKwh = 18234.117 };
         var json = ReadingJson.Serialize(reading);
-        _frames = Enumerable.Range(0, 8 * options.QueueCapacity)
+        _frames = Enumerable.Range(0, 8 * options.MaxFramesBehind)
             .Select(i => new ReadingFrame(i, reading, json, TimeProvider.System.GetTimestamp(), DateTimeOffset.UnixEpoch))
             .ToArray();
     }

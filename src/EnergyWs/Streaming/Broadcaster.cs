@@ -41,7 +41,7 @@ internal sealed class Broadcaster
     public Broadcaster(IOptions<StreamingOptions> options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        Capacity = options.Value.QueueCapacity;
+        Capacity = options.Value.MaxFramesBehind;
         // Twice the backlog a client may have, so the slots a lagging writer reads are not the ones being overwritten.
         var size = (int)Math.Min(1L << 30, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Capacity * 2));
         _ring = new ReadingFrame?[size];
@@ -50,7 +50,7 @@ internal sealed class Broadcaster
 
     public int Count => Volatile.Read(ref _count);
 
-    /// <summary>The most frames a client may be behind (<see cref="StreamingOptions.QueueCapacity"/>); older ones are dropped for it.</summary>
+    /// <summary>The most frames a client may be behind (<see cref="StreamingOptions.MaxFramesBehind"/>); older ones are dropped for it.</summary>
     public int Capacity { get; }
 
     /// <summary>Frames the ring holds: one more than this far behind the head is overwritten.</summary>

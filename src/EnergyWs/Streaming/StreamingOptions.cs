@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace EnergyWs.Streaming;
@@ -11,12 +12,16 @@ internal sealed class StreamingOptions
     public int MaxConnections { get; set; } = 10_000;
 
     /// <summary>
-    /// Frames held for one client. Queued frames are shared with every other client, so a slot
-    /// costs 24 bytes: 1,024 absorb a burst of a thousand readings and bound a stalled client to
-    /// ~24 KB. When full, the oldest frame is dropped and counted.
+    /// How far behind the newest frame a client may fall, in frames, before frames are skipped
+    /// for it (oldest first, each counted as dropped). There is no queue per client: every client
+    /// reads the broadcaster's one shared ring through its own cursor, and this bounds how far that
+    /// cursor may trail the head (the ring holds twice as many). 1,024 absorb a burst of a thousand
+    /// readings. Bound from the key <c>Streaming:QueueCapacity</c>, its name from when each client
+    /// had a queue of its own, kept so existing configuration still applies.
     /// </summary>
+    [ConfigurationKeyName("QueueCapacity")]
     [Range(1, 100_000, ErrorMessage = "Streaming:QueueCapacity must be between 1 and 100000.")]
-    public int QueueCapacity { get; set; } = 1024;
+    public int MaxFramesBehind { get; set; } = 1024;
 
     /// <summary>
     /// A queued reading older than this is dropped instead of sent: a client that fell behind gets

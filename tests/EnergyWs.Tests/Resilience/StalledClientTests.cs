@@ -161,7 +161,7 @@ public sealed class StalledClientTests
         var bound = Math.Max(2 * p99A, p99A + 50);
         Assert.True(p99B <= bound, $"normal clients' p99 {p99B:0.0} ms with stalled clients vs {p99A:0.0} ms without (bound {bound:0.0} ms)");
 
-        // A stalled client holds at most QueueCapacity queued frames (shared with every other client)
+        // A stalled client trails by at most MaxFramesBehind frames (shared with every other client)
         // and its socket's buffers: 1 MiB each is a generous ceiling. Server and test clients share
         // this process, so the figure covers both.
         var heapBound = heapA + (stalledCount * 1024L * 1024);

@@ -54,7 +54,7 @@ public sealed class OverloadTests : IDisposable
     [Fact]
     public async Task ClientBehindByMoreThanQueueCapacity_GetsTheNewestCapacityReadingsInOrder()
     {
-        var options = new StreamingOptions { QueueCapacity = 8 };
+        var options = new StreamingOptions { MaxFramesBehind = 8 };
         var (broadcaster, client, wire) = Connect(options);
 
         for (var i = 1; i <= 20; i++)
@@ -71,7 +71,7 @@ public sealed class OverloadTests : IDisposable
     [Fact]
     public async Task ClientOfOneMeterBehindByMoreThanQueueCapacity_IsCountedAsMissingOnlyThatMetersReadings()
     {
-        var options = new StreamingOptions { QueueCapacity = 8 };
+        var options = new StreamingOptions { MaxFramesBehind = 8 };
         var broadcaster = new Broadcaster(Options.Create(options));
         var (client, wire) = Add(broadcaster, options, selection: new ClientSelection(new HashSet<string> { "a" }, null));
 
@@ -92,7 +92,7 @@ public sealed class OverloadTests : IDisposable
     [Fact]
     public async Task ClientThatChangedSelectionWhileFarBehind_IsCountedAsMissingWhatEachSelectionWanted()
     {
-        var options = new StreamingOptions { QueueCapacity = 8 };
+        var options = new StreamingOptions { MaxFramesBehind = 8 };
         var broadcaster = new Broadcaster(Options.Create(options));
         var (client, wire) = Add(broadcaster, options, selection: new ClientSelection(new HashSet<string> { "a" }, null));
 
@@ -135,7 +135,7 @@ public sealed class OverloadTests : IDisposable
     [Fact]
     public async Task ClientWhoseHandshakeOutlastedHalfTheRing_StartsWithTheNextReadingInsteadOfLapped()
     {
-        var options = new StreamingOptions { QueueCapacity = 8 };
+        var options = new StreamingOptions { MaxFramesBehind = 8 };
         var (broadcaster, _, _) = Connect(options);
 
         var from = broadcaster.Head;

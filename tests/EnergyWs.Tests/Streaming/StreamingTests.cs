@@ -39,6 +39,20 @@ public sealed class StreamingTests
         }
     }
 
+    [Fact]
+    public async Task Settings_QueueCapacityKey_StillBoundsHowFarAClientMayFallBehind()
+    {
+        // The setting's key predates the shared ring; existing configuration must keep applying.
+        using var kafka = new TestKafka();
+        var topic = await kafka.CreateTopicAsync();
+        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        {
+            ["Streaming:QueueCapacity"] = "8",
+        }).StartAsync(Ct);
+
+        Assert.Equal(8, app.Get<Broadcaster>().Capacity);
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
