@@ -16,8 +16,7 @@ internal static partial class Log
     [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "Connection limit {Limit} reached; refused {Remote}")]
     public static partial void ConnectionLimitReached(ILogger logger, int limit, string remote);
 
-    [LoggerMessage(EventId = 3005, Level = LogLevel.Information, Message = "Closing {Connections} client connections: server shutting down")]
-    public static partial void ClosingAll(ILogger logger, int connections);
+    // 3005 (closing all connections at shutdown) was never logged and is gone; not reused, so a log query by id keeps one meaning.
 
     [LoggerMessage(EventId = 3006, Level = LogLevel.Information, Message = "Slow client {Remote} closed: nothing accepted for {Timeout}")]
     public static partial void SlowClientClosed(ILogger logger, string remote, TimeSpan timeout);
