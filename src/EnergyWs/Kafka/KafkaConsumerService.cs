@@ -59,8 +59,6 @@ internal sealed class KafkaConsumerService(
     private Task? _refresh;
     private long _lastErrorLog = long.MinValue;
     private long _suppressedErrors;
-    private int _paused;
-    private bool _pauseApplied;
     private int _disposed;
     private int _stopped;
 
@@ -98,14 +96,6 @@ internal sealed class KafkaConsumerService(
         key.StartsWith("fetch.", StringComparison.Ordinal) || key.StartsWith("auto.", StringComparison.Ordinal) ||
         key.StartsWith("enable.", StringComparison.Ordinal) || key.StartsWith("queued.", StringComparison.Ordinal) ||
         key is "group.id" or "group.instance.id" or "isolation.level" or "session.timeout.ms" or "max.poll.interval.ms" or "partition.assignment.strategy" or "check.crcs";
-
-    /// <summary>Stops fetching (tests and operators use it to let lag build up).</summary>
-    internal void Pause() => Interlocked.Exchange(ref _paused, 1);
-
-    internal void Resume() => Interlocked.Exchange(ref _paused, 2);
-
-    /// <summary>True once the consumer thread has applied a <see cref="Pause"/> (nothing more is fetched).</summary>
-    internal bool IsPaused => Volatile.Read(ref _pauseApplied);
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -201,7 +191,6 @@ internal sealed class KafkaConsumerService(
             try
             {
                 AssignQueued(consumer);
-                ApplyPause(consumer);
                 var result = consumer.Consume(ConsumeTimeout);
                 if (result is null || result.IsPartitionEOF)
                 {
@@ -248,21 +237,6 @@ internal sealed class KafkaConsumerService(
             {
                 Log.LoopError(logger, ex);
             }
-        }
-    }
-
-    private void ApplyPause(IConsumer<byte[], byte[]> consumer)
-    {
-        switch (Interlocked.Exchange(ref _paused, 0))
-        {
-            case 1:
-                consumer.Pause(consumer.Assignment);
-                Volatile.Write(ref _pauseApplied, true);
-                break;
-            case 2:
-                consumer.Resume(consumer.Assignment);
-                Volatile.Write(ref _pauseApplied, false);
-                break;
         }
     }
 
@@ -458,10 +432,6 @@ internal sealed class KafkaConsumerService(
         try
         {
             consumer.IncrementalAssign(offsets);
-            if (Volatile.Read(ref _pauseApplied))
-            {
-                consumer.Pause(offsets.Select(o => o.TopicPartition));
-            }
         }
         catch (KafkaException ex)
         {

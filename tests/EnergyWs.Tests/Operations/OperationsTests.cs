@@ -4,6 +4,7 @@ using System.Net.WebSockets;
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
 using EnergyWs.Kafka;
+using EnergyWs.Readings;
 using EnergyWs.Streaming;
 using EnergyWs.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -105,23 +106,42 @@ public sealed class OperationsTests
         var topic = await kafka.CreateTopicAsync();
         await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
         using var http = new HttpClient { BaseAddress = app.ManagementAddress };
-        var consumer = app.Get<KafkaConsumerService>();
-        consumer.Pause();
-        await Eventually.TrueAsync(() => consumer.IsPaused, "the consumer has paused", Ct);
-
-        const int Produced = 25;
-        using (var producer = kafka.CreateProducer())
+        // The consumer is held inside the first reading's hand-off (before it is counted or its
+        // offset recorded), so the records stay in the broker as lag, as behind a stuck consumer.
+        var pipeline = app.Get<ReadingPipeline>();
+        using var release = new ManualResetEventSlim();
+        var held = 0;
+        void Hold(ReadingFrame _)
         {
-            await SeedReadings.ProduceAsync(producer, topic, Enumerable.Range(0, Produced).Select(SeedReadings.Json));
+            if (Interlocked.Exchange(ref held, 1) == 0)
+            {
+                release.Wait();
+            }
         }
 
-        var lag = (string t) => Scrape.Value(t, "energyws_kafka_consumer_lag", ("topic", topic), ("partition", "0"));
-        var text = await Scrape.UntilMetricsAsync(http, t => lag(t) == Produced, $"the lag is {Produced}", Ct);
-        Assert.Equal(0, Scrape.Value(text, "energyws_readings_total") ?? 0);
+        pipeline.Published += Hold;
+        try
+        {
+            const int Produced = 25;
+            using (var producer = kafka.CreateProducer())
+            {
+                await SeedReadings.ProduceAsync(producer, topic, Enumerable.Range(0, Produced).Select(SeedReadings.Json));
+            }
 
-        consumer.Resume();
-        text = await Scrape.UntilMetricsAsync(http, t => lag(t) == 0, "the lag is gone", Ct);
-        Assert.Equal(Produced, Scrape.Value(text, "energyws_readings_total"));
+            var lag = (string t) => Scrape.Value(t, "energyws_kafka_consumer_lag", ("topic", topic), ("partition", "0"));
+            var text = await Scrape.UntilMetricsAsync(http, t => lag(t) == Produced, $"the lag is {Produced}", Ct);
+            Assert.Equal(0, Scrape.Value(text, "energyws_readings_total") ?? 0);
+
+            release.Set();
+            text = await Scrape.UntilMetricsAsync(http, t => lag(t) == 0, "the lag is gone", Ct);
+            Assert.Equal(Produced, Scrape.Value(text, "energyws_readings_total"));
+        }
+        finally
+        {
+            // Never leave the consumer thread waiting: the host's stop would wait for it.
+            release.Set();
+            pipeline.Published -= Hold;
+        }
     }
 
     [Fact]
