@@ -66,7 +66,7 @@ internal sealed class WebSocketEndpoint(
             return;
         }
 
-        var remote = $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}";
+        var remote = ClientAddress.Format(context.Connection);
         if (broadcaster.Count >= _options.MaxConnections)
         {
             Log.ConnectionLimitReached(logger, _options.MaxConnections, remote);
