@@ -14,7 +14,9 @@ internal static partial class Hosting
 
         // CreateSlimBuilder registers only the simple console formatter, so the built-in setting
         // Logging:Console:FormatterName=json would be ignored. Honour it: one JSON object per line
-        // for Kubernetes log collectors, readable text otherwise.
+        // for Kubernetes log collectors, readable text otherwise. Read raw: it is the logging
+        // framework's own key (ConsoleLoggerOptions.FormatterName), needed to pick the provider
+        // before logging is built, and no options class of ours owns it.
         if (string.Equals(builder.Configuration["Logging:Console:FormatterName"], "json", StringComparison.OrdinalIgnoreCase))
         {
             builder.Logging.AddJsonConsole();
@@ -36,6 +38,9 @@ internal static partial class Hosting
     /// </summary>
     private static void AddForwardedHeaders(IHostApplicationBuilder builder)
     {
+        // Read raw, as ASP.NET Core reads it to decide whether to apply forwarded headers: it is the
+        // framework's switch at the configuration root, not a setting of ours, and HostingOptions
+        // takes it over so its validator can insist on a named proxy.
         var enabled = bool.TryParse(builder.Configuration[HostingOptions.ForwardedHeadersSetting], out var on) && on;
         builder.Services.AddOptionsWithValidateOnStart<HostingOptions>()
             .Bind(builder.Configuration.GetSection(HostingOptions.Section))

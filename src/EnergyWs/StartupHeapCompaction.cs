@@ -12,14 +12,12 @@ namespace EnergyWs;
 /// it used committed, and a service that is mostly idle rarely collects again, so that memory stays
 /// resident for the life of the pod: measured on Native AOT, 16 MB committed for 5 MB of live
 /// objects, and an idle RSS of 49.5 MB instead of 39 MB. One aggressive (decommitting) collection as
-/// the service becomes ready costs a pause of a few milliseconds, once.
+/// the service becomes ready costs a pause of a few milliseconds, once. Off with
+/// <see cref="MemoryOptions.CompactAfterStart"/> = false.
 /// </remarks>
 internal sealed partial class StartupHeapCompaction(ConsumerState consumer, TimeProvider time, ILogger<StartupHeapCompaction> logger)
     : BackgroundService
 {
-    /// <summary>Configuration key; <c>false</c> turns the compaction off (the test suite, which hosts many servers in one process).</summary>
-    public const string Setting = "Memory:CompactAfterStart";
-
     internal static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
 
     private int _checks;

@@ -18,18 +18,33 @@ internal static partial class DemoExtensions
         builder.Services.AddOptionsWithValidateOnStart<DemoOptions>().Bind(builder.Configuration.GetSection(DemoOptions.Section));
         builder.Services.AddSingleton<IValidateOptions<DemoOptions>, DemoOptionsValidator>();
 
-        var configured = builder.Configuration.GetValue<bool?>($"{DemoOptions.Section}:{nameof(DemoOptions.Enabled)}");
-        var hasBroker = !string.IsNullOrWhiteSpace(builder.Configuration[$"{KafkaOptions.Section}:{nameof(KafkaOptions.BootstrapServers)}"]);
-        var enabled = configured ?? (!hasBroker && builder.Environment.IsDevelopment());
+        // Decided from the bound options, before Kafka is registered. Invalid values still decide
+        // (Demo:Interval does not change whether the demo runs): startup stops on them at once with
+        // one line, where skipping the demo would add a misleading "Kafka:BootstrapServers is required".
+        var demo = RegistrationOptions.Bound(() => builder.Configuration.GetSection(DemoOptions.Section).Get<DemoOptions>());
+        var kafka = RegistrationOptions.Bound(() => builder.Configuration.GetSection(KafkaOptions.Section).Get<KafkaOptions>());
+        if (demo is null || kafka is null)
+        {
+            return builder;
+        }
+
+        var hasBroker = !string.IsNullOrWhiteSpace(kafka.BootstrapServers);
+        var enabled = demo.Enabled ?? (!hasBroker && builder.Environment.IsDevelopment());
         if (!enabled)
         {
             return builder;
         }
 
         var broker = new EmbeddedKafkaBroker();
-        var topic = builder.Configuration[$"{KafkaOptions.Section}:{nameof(KafkaOptions.Topic)}"] ?? KafkaOptions.DefaultTopic;
-        broker.CreateTopic(topic);
-        builder.Configuration[$"{KafkaOptions.Section}:{nameof(KafkaOptions.BootstrapServers)}"] = broker.BootstrapServers;
+        // The consumer's options are the configured ones with the embedded broker's address.
+        kafka.BootstrapServers = broker.BootstrapServers;
+        builder.Services.AddOptions<KafkaOptions>().PostConfigure(options => options.BootstrapServers = broker.BootstrapServers);
+        var topic = kafka.Topic;
+        if (new KafkaOptionsValidator().Validate(Options.DefaultName, kafka).Succeeded)
+        {
+            // A topic name the broker would refuse is reported by the start-time validation instead.
+            broker.CreateTopic(topic);
+        }
 
         // Registered by factory so the container disposes it; resolved first (by the hosted service
         // below, registered before the consumer) so it is disposed last, after every Kafka client.
@@ -39,7 +54,7 @@ internal static partial class DemoExtensions
             topic,
             sp.GetRequiredService<IServiceProvider>(),
             sp.GetRequiredService<ILogger<DemoAnnouncer>>()));
-        if (builder.Configuration.GetValue($"{DemoOptions.Section}:{nameof(DemoOptions.Simulator)}", defaultValue: true))
+        if (demo.Simulator)
         {
             builder.Services.AddHostedService<MeterSimulator>();
         }

@@ -15,8 +15,12 @@ internal static class HealthExtensions
             .AddCheck<KafkaReadinessCheck>("kafka", tags: [ReadyTag])
             .AddCheck<LifecycleReadinessCheck>("lifecycle", tags: [ReadyTag]);
 
-        // Waits for what readiness waits for (partitions assigned, history read back).
-        if (builder.Configuration.GetValue(StartupHeapCompaction.Setting, defaultValue: true))
+        builder.Services.AddOptionsWithValidateOnStart<MemoryOptions>().Bind(builder.Configuration.GetSection(MemoryOptions.Section));
+
+        // Waits for what readiness waits for (partitions assigned, history read back). Options that
+        // do not bind stop startup anyway; until then they count as the default (on).
+        var memory = RegistrationOptions.Bound(() => builder.Configuration.GetSection(MemoryOptions.Section).Get<MemoryOptions>());
+        if (memory?.CompactAfterStart ?? true)
         {
             builder.Services.AddHostedService<StartupHeapCompaction>();
         }

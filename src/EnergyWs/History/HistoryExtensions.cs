@@ -18,11 +18,6 @@ internal static class HistoryExtensions
         services.AddSingleton<ReadingHistory>();
         services.AddSingleton<ReadingsApi>();
         services.AddSingleton<ReplayBudget>();
-        if (builder.Configuration[$"{HistoryOptions.Section}:{nameof(HistoryOptions.ReplayBudget)}"] is null)
-        {
-            services.PostConfigure<HistoryOptions>(history => history.ReplayBudget = (int)Math.Min(2L * history.MaxReadings, 100_000_000));
-        }
-
         // Registered as a hosted service only so it is constructed (and subscribed to the
         // pipeline) before the consumer starts delivering.
         services.AddHostedService(sp => sp.GetRequiredService<ReadingHistory>());
@@ -30,12 +25,9 @@ internal static class HistoryExtensions
         // Rebuild after a restart: read back as many records per partition as the history can
         // hold, unless Kafka:ReplayRecords says otherwise. By offset, because the embedded broker
         // cannot seek by time and a real broker's retention may be shorter than the window; what
-        // is older than the window is dropped on arrival.
-        if (builder.Configuration[$"{KafkaOptions.Section}:{nameof(KafkaOptions.ReplayRecords)}"] is null)
-        {
-            services.AddOptions<KafkaOptions>()
-                .PostConfigure<IOptions<HistoryOptions>>((kafka, history) => kafka.ReplayRecords = history.Value.MaxReadings);
-        }
+        // is older than the window is dropped on arrival. The one place an unset value is resolved.
+        services.AddOptions<KafkaOptions>()
+            .PostConfigure<IOptions<HistoryOptions>>((kafka, history) => kafka.ReplayRecords ??= history.Value.MaxReadings);
 
         return builder;
     }

@@ -16,6 +16,9 @@ internal sealed class HistoryOptions : IValidatableObject
     /// </summary>
     public const int DefaultMaxReadings = 100_000;
 
+    /// <summary>The largest <see cref="ReplayBudget"/>: ~800 MB of frame references, far beyond any history.</summary>
+    public const int MaxReplayBudget = 100_000_000;
+
     /// <summary>One API response stays a few MB at most.</summary>
     public const int DefaultMaxApiReadings = 10_000;
 
@@ -36,20 +39,25 @@ internal sealed class HistoryOptions : IValidatableObject
 
     /// <summary>
     /// Frames all WebSocket replays in flight may hold together; a replay takes its share before its
-    /// snapshot and gives it back once written. Unset, it is twice <see cref="MaxReadings"/>: two
+    /// snapshot and gives it back once written. Unset, see <see cref="EffectiveReplayBudget"/>.
+    /// </summary>
+    [Range(1, MaxReplayBudget, ErrorMessage = "History:ReplayBudget must be between 1 and 100000000.")]
+    public int? ReplayBudget { get; set; }
+
+    /// <summary>
+    /// The budget in force: <see cref="ReplayBudget"/>, or unset twice <see cref="MaxReadings"/>: two
     /// full-history replays at once, ~8 bytes a frame, plus whatever the history has dropped meanwhile.
     /// </summary>
-    [Range(1, 100_000_000, ErrorMessage = "History:ReplayBudget must be between 1 and 100000000.")]
-    public int ReplayBudget { get; set; } = 2 * DefaultMaxReadings;
+    public int EffectiveReplayBudget => ReplayBudget ?? (int)Math.Min(2L * MaxReadings, MaxReplayBudget);
 
-    /// <summary>How long a connecting client waits for its replay's share of <see cref="ReplayBudget"/>.</summary>
+    /// <summary>How long a connecting client waits for its replay's share of <see cref="EffectiveReplayBudget"/>.</summary>
     [TimeSpanRange("00:00:00", "00:05:00", ErrorMessage = "History:ReplayWaitTimeout must be between 00:00:00 and 00:05:00.")]
     public TimeSpan ReplayWaitTimeout { get; set; } = DefaultReplayWaitTimeout;
 
     /// <summary>A full-history replay must fit in the budget, or it could never start.</summary>
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        if (ReplayBudget < MaxReadings)
+        if (EffectiveReplayBudget < MaxReadings)
         {
             yield return new ValidationResult(
                 "History:ReplayBudget must be at least History:MaxReadings.", [nameof(ReplayBudget)]);

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 namespace EnergyWs.History;
 
 /// <summary>
-/// Bounds the frames held by replays in flight across all clients (<see cref="HistoryOptions.ReplayBudget"/>):
+/// Bounds the frames held by replays in flight across all clients (<see cref="HistoryOptions.EffectiveReplayBudget"/>):
 /// a replay acquires its share before it takes its snapshot and gives it back once written.
 /// </summary>
 /// <remarks>
@@ -22,7 +22,7 @@ internal sealed class ReplayBudget
     {
         ArgumentNullException.ThrowIfNull(options);
         _time = time;
-        Capacity = options.Value.ReplayBudget;
+        Capacity = options.Value.EffectiveReplayBudget;
         WaitTimeout = options.Value.ReplayWaitTimeout;
         _available = Capacity;
     }

@@ -33,6 +33,9 @@ internal sealed class KafkaConsumerService(
     private static readonly TimeSpan FirstRetry = TimeSpan.FromSeconds(1);
 
     private readonly KafkaOptions _options = options.Value;
+
+    // Unset only in a host without a history (AddHistory resolves it): nothing to rebuild.
+    private readonly long _replayRecords = options.Value.ReplayRecords ?? 0;
     private readonly CancellationTokenSource _stopping = new();
 
     // The refresh task decides what to assign; the consumer thread assigns it. Invariant: a
@@ -395,7 +398,7 @@ internal sealed class KafkaConsumerService(
         }
 
         // Known at start: live from the live end, with ReplayRecords below it read back to rebuild history.
-        var historyFrom = Math.Max(low, high - _options.ReplayRecords);
+        var historyFrom = Math.Max(low, high - _replayRecords);
         if (!_refreshFailedBeforeMetadata && !_queryFailed.Contains(partition))
         {
             return new PartitionRule(partition, historyFrom, high, null, 0);
@@ -411,7 +414,7 @@ internal sealed class KafkaConsumerService(
         // others, cannot seek by time); it costs one pass over that partition's retention.
         // The seam is only as exact as the producers' clocks: a record stamped by a clock running
         // behind ours counts as produced before start.
-        return new PartitionRule(partition, low, high, _startedAt, _options.ReplayRecords);
+        return new PartitionRule(partition, low, high, _startedAt, _replayRecords);
     }
 
     /// <summary>Assigns what the refresh task queued (consumer thread only).</summary>

@@ -36,9 +36,13 @@ internal sealed class KafkaOptions
     [TimeSpanRange("00:00:00.050", "00:10:00", ErrorMessage = "Kafka:ProbeInterval must be between 00:00:00.05 and 00:10:00.")]
     public TimeSpan ProbeInterval { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Records per partition read back from below the high watermark at start (history rebuild); 0 starts at the live end.</summary>
+    /// <summary>
+    /// Records per partition read back from below the high watermark at start (history rebuild); 0
+    /// starts at the live end. Unset: as many as the history holds (History:MaxReadings, resolved by
+    /// AddHistory); with no history registered, none.
+    /// </summary>
     [Range(0, long.MaxValue, ErrorMessage = "Kafka:ReplayRecords must not be negative.")]
-    public long ReplayRecords { get; set; }
+    public long? ReplayRecords { get; set; }
 }
 
 [OptionsValidator]

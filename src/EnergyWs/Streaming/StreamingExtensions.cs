@@ -22,13 +22,15 @@ internal static class StreamingExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ConnectionSweeper>());
         builder.Services.AddHostedService<ConnectionCountLogger>();
         builder.Services.AddConnectRateLimit();
+        // Bound here, not resolved from IOptions in the callback below: that would validate the
+        // options ahead of the startup check that reports a bad setting in one line. Options that
+        // do not bind or validate stop startup anyway; until then they count as the default (on).
+        var directSocketWrites = RegistrationOptions.Validated(
+            () => builder.Configuration.GetSection(StreamingOptions.Section).Get<StreamingOptions>(),
+            new StreamingOptionsValidator())?.DirectSocketWrites ?? true;
         builder.Services.AddOptions<SocketTransportOptions>().Configure<IOptions<StreamingOptions>>((transport, streaming) =>
         {
-            // From configuration, not StreamingOptions: resolving those here would validate them
-            // ahead of the startup check that reports a bad setting in one line. (A value that
-            // does not parse fails the options binding when the host starts.)
-            var directSetting = builder.Configuration[$"{StreamingOptions.Section}:{nameof(StreamingOptions.DirectSocketWrites)}"];
-            if ((!bool.TryParse(directSetting, out var direct) || direct) && !ServesHttps(builder.Configuration))
+            if (directSocketWrites && !ServesHttps(builder.Configuration))
             {
                 // A flush waits until the transport has sent what it buffered. WebSocket writers
                 // send on the socket itself (WebSocketTransport): Kestrel's 101 response, flushed by
