@@ -39,13 +39,13 @@ internal readonly record struct HistorySnapshot(List<ReadingFrame> Frames, long 
 /// </remarks>
 internal sealed class ReadingHistory : IHostedService
 {
-    /// <summary>Distinct device/channel pairs remembered for "latest"; guards against a producer inventing ids.</summary>
-    internal const int MaxLatestKeys = 10_000;
-
     private const int InitialCapacity = 1024;
 
-    // Written by the consumer thread only; readers enumerate it without locks (a moment-in-time
-    // view per key, which is what "latest" means). Updating an existing key does not allocate.
+    // The latest frame per meter, for replays of last values and /api/readings/latest: not the
+    // decoder's field state nor the broadcaster's supersede marks (see MeterState), bounded like
+    // them by MeterLimits.MaxMeters; once full, new meters are not remembered. Written by the
+    // consumer thread only; readers enumerate it without locks (a moment-in-time view per key,
+    // which is what "latest" means). Updating an existing key does not allocate.
     private readonly ConcurrentDictionary<(string? Device, string? Channel), ReadingFrame> _latest = new();
     private readonly TimeProvider _time;
     private readonly TimeSpan _window;
@@ -90,7 +90,7 @@ internal sealed class ReadingHistory : IHostedService
         {
             _latest[key] = frame;
         }
-        else if (_latestCount < MaxLatestKeys && _latest.TryAdd(key, frame))
+        else if (_latestCount < MeterLimits.MaxMeters && _latest.TryAdd(key, frame))
         {
             Volatile.Write(ref _latestCount, _latestCount + 1);
         }

@@ -4,13 +4,16 @@ namespace EnergyWs.Readings;
 /// Last known fields per device+channel, so every reading is complete although meters send
 /// fields in separate messages. Touched by the consumer thread only: no locking.
 /// </summary>
+/// <remarks>
+/// One of three per-meter maps, each with its own job: this one merges fields into readings (full:
+/// a new meter's reading carries only its own update); the history's keeps the latest frame for
+/// replays and /api/readings/latest, read concurrently; the broadcaster's marks the frame a newer
+/// one supersedes. They share only their bound, <see cref="MeterLimits.MaxMeters"/>.
+/// </remarks>
 internal sealed class MeterState
 {
-    /// <summary>
-    /// Bounds memory against a stream of made-up device ids: a site has tens of meters, and 10,000
-    /// entries of ~150 bytes is ~1.5 MB.
-    /// </summary>
-    public const int DefaultMaxEntries = 10_000;
+    /// <summary>Readings:MaxDevices when unset; see <see cref="MeterLimits.MaxMeters"/>.</summary>
+    public const int DefaultMaxEntries = MeterLimits.MaxMeters;
 
     /// <summary>Shelly ids are ~25 characters; anything far longer is not a device id.</summary>
     public const int MaxDeviceLength = 128;

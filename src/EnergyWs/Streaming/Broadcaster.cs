@@ -24,14 +24,13 @@ namespace EnergyWs.Streaming;
 /// </remarks>
 internal sealed class Broadcaster
 {
-    // Newest frame per meter and channel, to mark the one it supersedes; cleared past this size
-    // (the decoder bounds meters far below it), which only makes fewer frames droppable.
-    private const int MaxSources = 100_000;
-
     private readonly Lock _gate = new();
     private readonly Stack<int> _freeSlots = new();
     private readonly ReadingFrame?[] _ring;
     private readonly int _ringMask;
+    // Newest frame per meter and channel, to mark the one it supersedes (not the history's latest
+    // values nor the decoder's fields; see MeterState). Cleared once it holds MeterLimits.MaxMeters
+    // and a new meter arrives, which only makes fewer frames droppable until it fills again.
     private readonly Dictionary<(string?, string?), ReadingFrame> _latest = [];
     private ClientConnection?[] _slots = new ClientConnection?[64];
     private int _used;
@@ -132,7 +131,7 @@ internal sealed class Broadcaster
     {
         ArgumentNullException.ThrowIfNull(frame);
         var key = (frame.Reading.Device, frame.Reading.Channel);
-        if (_latest.Count >= MaxSources && !_latest.ContainsKey(key))
+        if (_latest.Count >= MeterLimits.MaxMeters && !_latest.ContainsKey(key))
         {
             _latest.Clear();
         }

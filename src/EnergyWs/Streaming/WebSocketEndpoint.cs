@@ -181,7 +181,7 @@ internal sealed class WebSocketEndpoint(
         // Latest values: a new device or two during a handshake. History: a burst of readings;
         // once the history is full it holds MaxReadings and the headroom does not apply.
         var wanted = replay.After is null
-            ? Math.Min(history.LatestCount + 64, ReadingHistory.MaxLatestKeys)
+            ? Math.Min(history.LatestCount + 64, MeterLimits.MaxMeters)
             : (int)Math.Min(history.Count + 1024L, history.MaxReadings);
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
         try

@@ -108,7 +108,7 @@ public sealed class ReplaySeamTests : IDisposable
     [Fact]
     public async Task Latest_NewDeviceOnceLatestMapIsFullAndRepeatsDuringHandshake_EachArrivesOnce()
     {
-        for (var i = 0; i < ReadingHistory.MaxLatestKeys; i++)
+        for (var i = 0; i < MeterLimits.MaxMeters; i++)
         {
             Publish($"d{i}", Now.AddMinutes(-5));
         }
