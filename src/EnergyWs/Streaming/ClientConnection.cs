@@ -14,7 +14,7 @@ namespace EnergyWs.Streaming;
 /// <remarks>
 /// Invariants: only the writer task sends data frames, framed by us and batched into one write
 /// per backlog (<see cref="WebSocketTransport"/>); only <see cref="RunAsync"/> sends the close
-/// frame, once the writer has stopped. A client is at most <see cref="StreamingOptions.QueueCapacity"/>
+/// frame, once the writer has stopped. A client is at most <see cref="StreamingOptions.MaxFramesBehind"/>
 /// frames behind: older ones are skipped for it (dropped, counted), so a slow client costs at
 /// most one pooled batch buffer while its write is pending and never blocks the publisher. Under overload a frame older than
 /// <see cref="StreamingOptions.MaxFrameAge"/> whose meter already sent a newer one is dropped:
