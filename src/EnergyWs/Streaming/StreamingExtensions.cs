@@ -30,16 +30,7 @@ internal static class StreamingExtensions
             new StreamingOptionsValidator())?.DirectSocketWrites ?? true;
         builder.Services.AddOptions<SocketTransportOptions>().Configure<IOptions<StreamingOptions>>((transport, streaming) =>
         {
-            if (directSocketWrites && !ServesHttps(builder.Configuration))
-            {
-                // A flush waits until the transport has sent what it buffered. WebSocket writers
-                // send on the socket itself (WebSocketTransport): Kestrel's 101 response, flushed by
-                // the upgrade, must be on the socket before their first byte. Other responses lose
-                // only the overlap of one buffered write with the next. Writes that must go through
-                // Kestrel (TLS terminated by Kestrel) would pay a wait per write, so with an HTTPS
-                // endpoint every write goes through Kestrel and the buffer keeps its default.
-                transport.MaxWriteBufferSize = 2;
-            }
+            DirectSocketWrites.ConfigureTransport(transport, directSocketWrites, builder.Configuration);
 
             // Read at bind time, after the options were validated: a bad setting must fail as one line, not here.
             transport.CreateBoundListenSocket = endpoint =>
@@ -73,27 +64,5 @@ internal static class StreamingExtensions
         return endpoints.Map("/ws", context => context.RequestServices.GetRequiredService<WebSocketEndpoint>().HandleAsync(context))
             .WithName("ws")
             .RequireRateLimiting(ConnectRateLimit.Policy);
-    }
-
-    /// <summary>
-    /// Whether Kestrel will serve HTTPS, by the precedence Kestrel applies to configuration:
-    /// <c>Kestrel:Endpoints</c> replace <c>urls</c>, which replace <c>http_ports</c>/<c>https_ports</c>.
-    /// </summary>
-    internal static bool ServesHttps(IConfiguration configuration)
-    {
-        static bool IsHttps(string? url) => url?.TrimStart().StartsWith("https://", StringComparison.OrdinalIgnoreCase) == true;
-
-        var endpoints = configuration.GetSection("Kestrel:Endpoints").GetChildren().ToList();
-        if (endpoints.Count > 0)
-        {
-            return endpoints.Exists(endpoint => IsHttps(endpoint["Url"]));
-        }
-
-        if (configuration["urls"] is { Length: > 0 } urls)
-        {
-            return urls.Split(';').Any(IsHttps);
-        }
-
-        return !string.IsNullOrWhiteSpace(configuration["https_ports"]);
     }
 }

@@ -58,10 +58,9 @@ internal sealed class StreamingOptions
 
     /// <summary>
     /// WebSocket writes go to the connection's socket instead of through Kestrel's output pipe
-    /// (plain HTTP/1.1 only). Saves a copy and a thread wake-up per write. It makes every flush
-    /// through Kestrel wait for the send (see AddStreaming), so it is not applied when Kestrel is
-    /// configured to serve HTTPS itself (<c>Kestrel:Endpoints</c>, <c>urls</c>, <c>https_ports</c>),
-    /// where writes must go through the pipe; with TLS in code (<c>ListenOptions.UseHttps</c>), turn it off.
+    /// (plain HTTP/1.1 only). Saves a copy and a thread wake-up per write. Not applied when Kestrel
+    /// is configured to serve HTTPS itself; with TLS in code (<c>ListenOptions.UseHttps</c>), turn it
+    /// off. What it needs from Kestrel and when it falls back: <see cref="EnergyWs.Streaming.DirectSocketWrites"/>.
     /// </summary>
     public bool DirectSocketWrites { get; set; } = true;
 

@@ -1,7 +1,6 @@
 using System.Net.Sockets;
 using System.Net.WebSockets;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
@@ -22,14 +21,8 @@ namespace EnergyWs.Streaming;
 /// thousands of clients. Every write goes through one gate, so frames never interleave; each
 /// write holds whole frames only.
 /// <para>
-/// On a plain HTTP/1.1 connection the writes go to the connection's socket itself
-/// (<see cref="StreamingOptions.DirectSocketWrites"/>); reads stay with Kestrel. Through Kestrel's
-/// output pipe each write is copied into the pipe and sent by a transport thread woken for it;
-/// on the socket it is one send on the writer's thread: at 1,000 clients × 10 readings/s that
-/// took the server from 23 % to 15 % of a core (docs/performance.md, "Tuning"). Kestrel writes nothing on an
-/// upgraded connection after its 101 response, and its upgrade returns only once that response
-/// has been sent (<see cref="StreamingExtensions"/> sets the transport's write buffer so a
-/// flush waits for the send), so the socket carries the 101, then only what this class writes.
+/// On a plain HTTP/1.1 connection the writes go to the connection's socket itself; when, and what
+/// that relies on, is stated in <see cref="DirectSocketWrites"/>. Reads stay with Kestrel.
 /// </para>
 /// </remarks>
 internal sealed class WebSocketTransport(Stream inner, Socket? socket = null) : Stream
@@ -109,33 +102,8 @@ internal sealed class WebSocketTransport(Stream inner, Socket? socket = null) : 
     /// <summary>Whether writes go to the socket itself rather than through Kestrel's output pipe.</summary>
     public bool WritesToSocket => socket is not null;
 
-    private async ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
-    {
-        if (socket is null)
-        {
-            await inner.WriteAsync(data, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
-        try
-        {
-            // Completes synchronously when the kernel takes it all (the usual case); otherwise it
-            // waits for room without holding a thread. A client that never reads again leaves it
-            // pending until the connection is aborted (CloseTimeout after SlowClientTimeout):
-            // Kestrel then closes the socket and the send fails (StalledClientTests).
-            while (!data.IsEmpty)
-            {
-                var sent = await socket.SendAsync(data, SocketFlags.None, cancellationToken).ConfigureAwait(false);
-                data = data[sent..];
-            }
-        }
-        catch (SocketException ex)
-        {
-            // What a Stream throws for a broken connection: callers (the writer, the runtime's
-            // WebSocket) treat IOException as the end of this connection only.
-            throw new IOException(ex.Message, ex);
-        }
-    }
+    private ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
+        socket is null ? inner.WriteAsync(data, cancellationToken) : DirectSocketWrites.SendAsync(socket, data, cancellationToken);
 
     private async ValueTask WriteGatedAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
@@ -174,13 +142,7 @@ internal sealed class WebSocketTransport(Stream inner, Socket? socket = null) : 
     {
         if (context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } upgrade)
         {
-            // Only where the socket carries the bytes as written: not under TLS. (A connection
-            // middleware that rewrote bytes would need DirectSocketWrites off; none is configured.)
-            // And only while a flush waits for the send (AddStreaming), so the 101 goes first.
-            var socket = options.Value.DirectSocketWrites && transport.Value.MaxWriteBufferSize is > 0 and <= 2 &&
-                context.Features.Get<ITlsConnectionFeature>() is null
-                ? context.Features.Get<IConnectionSocketFeature>()?.Socket
-                : null;
+            var socket = DirectSocketWrites.SocketFor(context, options.Value, transport.Value);
             var feature = new UpgradeFeature(upgrade, socket);
             context.Features.Set<IHttpUpgradeFeature>(feature);
             context.Features.Set<IWebSocketTransportFeature>(feature);

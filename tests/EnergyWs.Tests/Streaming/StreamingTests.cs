@@ -133,7 +133,7 @@ public sealed class StreamingTests
     public void ServesHttps_ReadsEachWayKestrelIsConfiguredForIt(bool expected, string key, string value)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [key] = value }).Build();
-        Assert.Equal(expected, StreamingExtensions.ServesHttps(configuration));
+        Assert.Equal(expected, DirectSocketWrites.ServesHttps(configuration));
     }
 
     [Fact]
@@ -145,7 +145,7 @@ public sealed class StreamingTests
             ["urls"] = "https://+:8443",
             ["Kestrel:Endpoints:Plain:Url"] = "http://+:8080",
         }).Build();
-        Assert.False(StreamingExtensions.ServesHttps(configuration));
+        Assert.False(DirectSocketWrites.ServesHttps(configuration));
     }
 
     [Fact]
