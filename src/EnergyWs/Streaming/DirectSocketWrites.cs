@@ -25,10 +25,11 @@ namespace EnergyWs.Streaming;
 /// flushed the 101 into the transport's output pipe; the pipe's socket sender sends it later, on its
 /// own thread. With <see cref="SocketTransportOptions.MaxWriteBufferSize"/> at
 /// <see cref="TransportWriteBufferBytes"/> the flush waits until the sender has handed the bytes to
-/// the kernel, so the 101 is on the socket before our first byte. The option is Kestrel's, read when
-/// each connection is accepted, for every connection of the process; with a larger buffer a direct
-/// write could overtake the 101 and the client's handshake would fail, so the socket is used only
-/// while the buffer is that small (<see cref="SocketFor"/>).</item>
+/// the kernel, so the 101 is on the socket before our first byte. The option is the socket
+/// transport's, taken when Kestrel binds, so it holds for every connection of the process, whether
+/// it upgrades or not (bench/write-buffer.sh measures what that costs the others). With a larger
+/// buffer a direct write could overtake the 101 and the client's handshake would fail, so the
+/// socket is used only while the buffer is that small (<see cref="SocketFor"/>).</item>
 /// <item><b>A blocked send.</b> A send completes synchronously when the kernel takes it all (the
 /// usual case); otherwise it waits for room without holding a thread, and the gate stays held, so
 /// nothing else is written to that connection meanwhile. A client that never reads again leaves it
