@@ -10,7 +10,7 @@ namespace EnergyWs.Streaming;
 
 /// <summary>
 /// Per-client-IP limits on /ws connection attempts and on /api/readings requests: a token bucket
-/// per remote address and policy, answered with 429 and Retry-After. They protect the upgrade path
+/// per remote address (IPv6 by /64, see <see cref="ClientAddress"/>) and policy, answered with 429 and Retry-After. They protect the upgrade path
 /// from a reconnect loop or a flood, and the history from being copied out in a loop; the number
 /// of open connections is bounded separately by MaxConnections and MaxConnectionsPerUser.
 /// </summary>
@@ -33,8 +33,8 @@ internal static class ConnectRateLimit
             var options = streaming.Value;
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
             limiter.OnRejected = OnRejectedAsync;
-            limiter.AddPolicy(Policy, context => Partition(context.Connection.RemoteIpAddress, options.ConnectAttemptsPerMinute, options.ConnectAttemptBurst));
-            limiter.AddPolicy(ApiPolicy, context => Partition(context.Connection.RemoteIpAddress, options.ApiRequestsPerMinute, options.ApiRequestBurst));
+            limiter.AddPolicy(Policy, context => Partition(ClientAddress.Bucket(context.Connection.RemoteIpAddress), options.ConnectAttemptsPerMinute, options.ConnectAttemptBurst));
+            limiter.AddPolicy(ApiPolicy, context => Partition(ClientAddress.Bucket(context.Connection.RemoteIpAddress), options.ApiRequestsPerMinute, options.ApiRequestBurst));
         });
         return services;
     }

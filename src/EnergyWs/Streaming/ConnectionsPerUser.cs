@@ -5,7 +5,7 @@ namespace EnergyWs.Streaming;
 
 /// <summary>
 /// Open connections per principal (Streaming:MaxConnectionsPerUser): the token's subject, else its
-/// client id, else the client IP. A slot is taken before the upgrade and given back by disposing
+/// client id, else the client IP (IPv6 by /64, see <see cref="ClientAddress"/>). A slot is taken before the upgrade and given back by disposing
 /// the lease, exactly once whichever way the connection ends.
 /// </summary>
 internal sealed class ConnectionsPerUser(IOptions<StreamingOptions> options)
@@ -37,7 +37,8 @@ internal sealed class ConnectionsPerUser(IOptions<StreamingOptions> options)
             }
         }
 
-        return "ip:" + (context.Connection.RemoteIpAddress?.ToString() ?? "unknown");
+        // Without a token (Auth off, or an anonymous request) the client IP, an IPv6 client by its /64.
+        return "ip:" + ClientAddress.Key(context.Connection.RemoteIpAddress);
     }
 
     /// <summary>Connections <paramref name="key"/> holds now.</summary>
