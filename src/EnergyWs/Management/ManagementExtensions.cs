@@ -17,16 +17,46 @@ internal static class ManagementExtensions
             .Configure<IConfiguration>((options, configuration) => options.PublicPorts = ManagementListener.PublicPorts(configuration));
         services.AddSingleton<IValidateOptions<ManagementOptions>, ManagementOptionsValidator>();
         services.AddSingleton<IValidateOptions<ManagementOptions>, ManagementPortClash>();
+        services.AddSingleton<IValidateOptions<ManagementOptions>, ManagementHostCheck>();
         services.AddSingleton<ManagementListener>();
         services.AddHostedService(sp => sp.GetRequiredService<ManagementListener>());
         services.AddOptions<KestrelServerOptions>().Configure<ManagementListener>((kestrel, listener) => listener.Configure(kestrel));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ManagementPortPolicy>());
+        services.AddTransient<IStartupFilter, ManagementPathsOnly>();
         return builder;
     }
 
     /// <summary>Served on the management listener only; the public port answers 404.</summary>
     public static TBuilder RequireManagementPort<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(ManagementEndpoint.Instance);
+}
+
+/// <summary>
+/// The management port serves /metrics and /health… only: anything else there (the dashboard's
+/// files, /ws, /api/readings) is 404 before any other middleware sees it, so the port's reach
+/// (every interface in a pod) adds nothing of the public port's to what it exposes.
+/// </summary>
+internal sealed class ManagementPathsOnly(ManagementListener listener) : IStartupFilter
+{
+    public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+    {
+        app.Use((context, nextMiddleware) =>
+        {
+            if (listener.Serves(context) && !IsManagementPath(context.Request.Path))
+            {
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return Task.CompletedTask;
+            }
+
+            return nextMiddleware(context);
+        });
+        next(app);
+    };
+
+    // As routing compares paths: without regard to case, a trailing slash allowed.
+    private static bool IsManagementPath(PathString path) =>
+        path.StartsWithSegments("/metrics", StringComparison.OrdinalIgnoreCase)
+        || path.StartsWithSegments("/health", StringComparison.OrdinalIgnoreCase);
 }
 
 /// <summary>Marks an endpoint as the management listener's.</summary>

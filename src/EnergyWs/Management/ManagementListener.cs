@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -21,6 +23,11 @@ internal sealed class ManagementListener(IServiceProvider services, IConfigurati
 {
     /// <summary>What Kestrel listens on when nothing says otherwise.</summary>
     private const string KestrelDefaultAddress = "http://localhost:5000";
+
+    /// <summary>Management:Host for every interface.</summary>
+    internal const string AnyHost = "*";
+
+    private const string Localhost = "localhost";
 
     private ListenOptions? _endpoint;
 
@@ -46,10 +53,80 @@ internal sealed class ManagementListener(IServiceProvider services, IConfigurati
         // From configuration, not the options (see _port); a value out of range fails validation at start.
         var setting = configuration[$"{ManagementOptions.Section}:{nameof(ManagementOptions.Port)}"];
         var port = setting is null ? ManagementOptions.DefaultPort : int.TryParse(setting, out var parsed) ? parsed : -1;
-        if (ViaEndpoints && port is >= 0 and <= 65535)
+        var hostSetting = configuration[$"{ManagementOptions.Section}:{nameof(ManagementOptions.Host)}"];
+        if (!ViaEndpoints || port is < 0 or > 65535 || !IsValidHost(hostSetting))
+        {
+            return;
+        }
+
+        var host = ResolveHost(hostSetting, EndpointUrls(configuration));
+        if (host == AnyHost)
         {
             kestrel.ListenAnyIP(port, listen => _endpoint = listen);
         }
+        else if (string.Equals(host, Localhost, StringComparison.OrdinalIgnoreCase))
+        {
+            // Kestrel binds localhost to a fixed port only.
+            if (port == 0)
+            {
+                kestrel.Listen(IPAddress.Loopback, 0, listen => _endpoint = listen);
+            }
+            else
+            {
+                kestrel.ListenLocalhost(port, listen => _endpoint = listen);
+            }
+        }
+        else
+        {
+            kestrel.Listen(IPAddress.Parse(host), port, listen => _endpoint = listen);
+        }
+    }
+
+    /// <summary>Management:Host is unset, an IP address, localhost or *.</summary>
+    internal static bool IsValidHost(string? host) =>
+        string.IsNullOrWhiteSpace(host) || host.Trim() == AnyHost
+        || string.Equals(host.Trim(), Localhost, StringComparison.OrdinalIgnoreCase)
+        || IPAddress.TryParse(host.Trim(), out _);
+
+    /// <summary>
+    /// The host the listener binds: Management:Host when set; else loopback when every public
+    /// address is a loopback one (nothing on the network can reach the public port, so nothing
+    /// there should reach the management port either), else every interface.
+    /// </summary>
+    internal static string ResolveHost(string? setting, IEnumerable<string> publicAddresses)
+    {
+        if (!string.IsNullOrWhiteSpace(setting))
+        {
+            return setting.Trim();
+        }
+
+        var any = false;
+        foreach (var address in publicAddresses)
+        {
+            // Kestrel's wildcards (*, +) do not parse as a Uri, 0.0.0.0 and [::] are not loopback.
+            if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || !uri.IsLoopback)
+            {
+                return AnyHost;
+            }
+
+            any = true;
+        }
+
+        return any ? Localhost : AnyHost;
+    }
+
+    /// <summary>The address Kestrel is handed for the listener on <paramref name="host"/>.</summary>
+    internal static string Address(string host, int port)
+    {
+        if (string.Equals(host, Localhost, StringComparison.OrdinalIgnoreCase))
+        {
+            // Kestrel binds localhost to a fixed port only; a dynamic one goes to IPv4's loopback.
+            return port == 0 ? "http://127.0.0.1:0" : $"http://localhost:{port}";
+        }
+
+        return host != AnyHost && IPAddress.TryParse(host, out var ip) && ip.AddressFamily == AddressFamily.InterNetworkV6
+            ? $"http://[{ip}]:{port}"
+            : $"http://{host}:{port}";
     }
 
     /// <summary>
@@ -73,7 +150,7 @@ internal sealed class ManagementListener(IServiceProvider services, IConfigurati
             }
         }
 
-        addresses.Add($"http://*:{options.Value.Port}");
+        addresses.Add(Address(ResolveHost(options.Value.Host, addresses), options.Value.Port));
         return Task.CompletedTask;
     }
 
@@ -93,9 +170,8 @@ internal sealed class ManagementListener(IServiceProvider services, IConfigurati
         else
         {
             // Kestrel binds addresses in order and lists each as it is bound; ours was added last,
-            // and a wildcard address is bound (and listed) once.
-            port = bound.LastOrDefault() is { } last && Uri.TryCreate(last, UriKind.Absolute, out var uri)
-                && (uri.Host is "[::]" or "0.0.0.0") ? uri.Port : -1;
+            // and a dynamic port is never localhost (see Address), so it is bound (and listed) once.
+            port = bound.LastOrDefault() is { } last && Uri.TryCreate(last, UriKind.Absolute, out var uri) ? uri.Port : -1;
         }
 
         if (port <= 0 || !bound.Any(address => Uri.TryCreate(address, UriKind.Absolute, out var uri) && uri.Port == port))
@@ -138,10 +214,14 @@ internal sealed class ManagementListener(IServiceProvider services, IConfigurati
         return ports.Count > 0 ? ports : [KestrelDefaultAddress];
     }
 
+    /// <summary>The URLs of the endpoints in <c>Kestrel:Endpoints</c>.</summary>
+    private static List<string> EndpointUrls(IConfiguration configuration) =>
+        configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(endpoint => endpoint["Url"] ?? "").ToList();
+
     /// <summary>Fixed ports the public endpoints are configured on, for the clash check; what does not parse is Kestrel's to report.</summary>
     internal static IReadOnlyCollection<int> PublicPorts(IConfiguration configuration)
     {
-        var endpoints = configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(endpoint => endpoint["Url"] ?? "").ToList();
+        var endpoints = EndpointUrls(configuration);
         var addresses = endpoints.Count > 0 ? endpoints : PublicAddresses(configuration);
         var ports = new HashSet<int>();
         foreach (var address in addresses)

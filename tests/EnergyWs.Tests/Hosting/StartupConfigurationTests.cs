@@ -13,6 +13,7 @@ public sealed class StartupConfigurationTests
     [InlineData("Streaming__MaxConnections", "many", "Streaming:MaxConnections")]
     [InlineData("Streaming__DirectSocketWrites", "yes", "Streaming:DirectSocketWrites")]
     [InlineData("Management__Port", "70000", "Management:Port")]
+    [InlineData("Management__Host", "lan", "Management:Host")]
     [InlineData("Hosting__KnownNetworks__0", "10.42.0.0/40", "Hosting:KnownNetworks:0")]
     [InlineData("Hosting__KnownProxies__0", "traefik", "Hosting:KnownProxies:0")]
     [InlineData("ASPNETCORE_FORWARDEDHEADERS_ENABLED", "true", "Hosting:KnownProxies or Hosting:KnownNetworks")]
