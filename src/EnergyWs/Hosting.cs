@@ -46,6 +46,11 @@ internal static partial class Hosting
             .Bind(builder.Configuration.GetSection(HostingOptions.Section))
             .Configure(options => options.ForwardedHeadersEnabled = enabled);
         builder.Services.AddSingleton<IValidateOptions<HostingOptions>, HostingOptionsValidator>();
+        if (!enabled)
+        {
+            builder.Services.AddTransient<IStartupFilter, ForwardedHeadersOff>();
+        }
+
         // After ASP.NET Core's own setup, which empties both lists when the switch is on.
         builder.Services.AddOptions<ForwardedHeadersOptions>().PostConfigure<IOptions<HostingOptions>>((forwarded, hosting) =>
         {
@@ -133,4 +138,45 @@ internal static partial class Hosting
 
     [GeneratedRegex(@"(?<=The field )(\w+)Options\.(\w+)")]
     private static partial Regex OptionsMemberName();
+
+    /// <summary>
+    /// With forwarded headers off, says so once where it matters: trusted proxies that are
+    /// configured and ignored (at start), and the first request that came through a proxy (it
+    /// carries X-Forwarded-For), because then every client behind it shares the proxy's per-IP
+    /// limits and a busy site hits them at once.
+    /// </summary>
+    private sealed class ForwardedHeadersOff(IOptions<HostingOptions> hosting, ILoggerFactory loggers) : IStartupFilter
+    {
+        private int _warned;
+
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            var logger = loggers.CreateLogger(typeof(Hosting).FullName!);
+            var options = hosting.Value;
+            var ignored = (options.KnownProxies.Length > 0 ? $"{HostingOptions.Section}:{nameof(HostingOptions.KnownProxies)}" : null,
+                options.KnownNetworks.Length > 0 ? $"{HostingOptions.Section}:{nameof(HostingOptions.KnownNetworks)}" : null) switch
+            {
+                ({ } proxies, { } networks) => $"{proxies} and {networks} are",
+                ({ } proxies, null) => $"{proxies} is",
+                (null, { } networks) => $"{networks} is",
+                _ => null,
+            };
+            if (ignored is not null)
+            {
+                Log.TrustedProxiesUnused(logger, ignored);
+            }
+
+            app.Use((context, nextMiddleware) =>
+            {
+                if (Volatile.Read(ref _warned) == 0 && context.Request.Headers.ContainsKey(ForwardedHeadersDefaults.XForwardedForHeaderName)
+                    && Interlocked.Exchange(ref _warned, 1) == 0)
+                {
+                    Log.ForwardedHeaderIgnored(logger, context.Connection.RemoteIpAddress?.ToString() ?? "unknown");
+                }
+
+                return nextMiddleware(context);
+            });
+            next(app);
+        };
+    }
 }
