@@ -127,7 +127,7 @@ done
 for expected in 'namespace: energy-ws' 'path: /health$' 'path: /health/ready' 'runAsNonRoot: true' \
   'readOnlyRootFilesystem: true' '- ALL' 'terminationGracePeriodSeconds: 30' 'cpu: 100m' 'memory: 128Mi' \
   'Kafka__BootstrapServers:' 'Logging__Console__FormatterName: json' 'energy-ws.k12n.com' 'secretName: energy-ws-tls' \
-  'containerPort: 8081' 'prometheus.io/port: "8081"' 'Management__Port: "8081"' 'Hosting__KnownNetworks__0:'; do
+  'containerPort: 8081' 'prometheus.io/port: "8081"' 'Management__Port: "8081"' 'Management__Host:' 'Hosting__KnownNetworks__0:'; do
   echo "$rendered" | grep -q -- "$expected" || fail "the rendered manifests lack '$expected'"
 done
 # Probes and the scrape use the management port; the Service and the IngressRoute never do.
@@ -138,6 +138,9 @@ echo "$svc" | grep -q 'targetPort: http$' || fail "the Service must target the p
 echo "$svc" | grep -q 'management\|8081' && fail "the Service exposes the management port"
 route="$(echo "$rendered" | awk '/^kind: IngressRoute$/,/^---$/')"
 echo "$route" | grep -q 'management\|8081' && fail "the IngressRoute routes to the management port"
+# Each NetworkPolicy rule names its sources: a rule without 'from' admits anyone, outside the cluster too.
+policy="$(echo "$rendered" | awk '/^kind: NetworkPolicy$/,/^---$/')"
+[ "$(echo "$policy" | grep -c '^  - from:$')" -eq "$(echo "$policy" | grep -c '^    - port:')" ] || fail "a NetworkPolicy rule has no 'from'"
 step "kubectl kustomize deploy/examples/replicas"
 replicas="$(kubectl kustomize "$root/deploy/examples/replicas")"
 echo "$replicas" | grep -q '^  replicas: 2$' || fail "the replicas example does not set 2 replicas"
