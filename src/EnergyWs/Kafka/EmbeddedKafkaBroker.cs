@@ -78,6 +78,10 @@ internal sealed partial class EmbeddedKafkaBroker : IDisposable
 
     public void SetBrokerUp(int brokerId = 1) => Check(NativeMethods.rd_kafka_mock_broker_set_up(Cluster, brokerId));
 
+    /// <summary>Delays every answer of a broker (ids start at 1) by this round trip: a slow but working leader.</summary>
+    public void SetBrokerRoundTrip(int brokerId, TimeSpan roundTrip) =>
+        Check(NativeMethods.rd_kafka_mock_broker_set_rtt(Cluster, brokerId, (int)roundTrip.TotalMilliseconds));
+
     /// <summary>Takes every broker of the cluster down or up.</summary>
     public void SetAllBrokers(bool up)
     {
@@ -173,6 +177,9 @@ internal sealed partial class EmbeddedKafkaBroker : IDisposable
 
         [LibraryImport(Librdkafka.LibraryName)]
         internal static partial int rd_kafka_mock_broker_set_up(nint cluster, int brokerId);
+
+        [LibraryImport(Librdkafka.LibraryName)]
+        internal static partial int rd_kafka_mock_broker_set_rtt(nint cluster, int brokerId, int rttMs);
 
         [LibraryImport(Librdkafka.LibraryName)]
         internal static partial void rd_kafka_mock_group_initial_rebalance_delay_ms(nint cluster, int delayMs);

@@ -62,7 +62,10 @@ internal sealed class EnergyWsApp : WebApplicationFactory<Program>
     public T Get<T>() where T : notnull => Services.GetRequiredService<T>();
 
     /// <summary>Starts the server and waits until the consumer holds its partitions.</summary>
-    public async Task<EnergyWsApp> StartAsync(CancellationToken cancellationToken = default)
+    public Task<EnergyWsApp> StartAsync(CancellationToken cancellationToken = default) => StartAsync(waitForAssignment: true, cancellationToken);
+
+    /// <summary>Starts the server; waits until the consumer holds a partition unless told not to (a broker that is down or slow).</summary>
+    public async Task<EnergyWsApp> StartAsync(bool waitForAssignment, CancellationToken cancellationToken)
     {
         StartServer();
         var addresses = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!;
@@ -70,7 +73,11 @@ internal sealed class EnergyWsApp : WebApplicationFactory<Program>
         ManagementAddress = new Uri($"http://127.0.0.1:{management}");
         Addresses = [.. addresses.Addresses.Select(address => new Uri(address)).Where(address => address.Port != management)];
         BaseAddress = Addresses.FirstOrDefault(address => address.Scheme == Uri.UriSchemeHttp) ?? Addresses[0];
-        await Eventually.TrueAsync(() => Get<ConsumerState>().Assigned, "the consumer is assigned", cancellationToken);
+        if (waitForAssignment)
+        {
+            await Eventually.TrueAsync(() => Get<ConsumerState>().Assigned, "the consumer is assigned", cancellationToken);
+        }
+
         return this;
     }
 
