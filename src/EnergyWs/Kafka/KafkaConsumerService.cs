@@ -13,8 +13,9 @@ namespace EnergyWs.Kafka;
 /// </summary>
 /// <remarks>
 /// Every replica reads every partition: partitions are assigned by this service (never by the
-/// group coordinator), each once and only after its watermarks were read. Partitions of the first
-/// metadata seen start at the live end; partitions that appear later are read from their
+/// group coordinator), each once and only after its watermarks were read. The partitions' watermarks
+/// are queried side by side, so one whose leader cannot be reached delays no other. Partitions of
+/// the first metadata seen start at the live end; partitions that appear later are read from their
 /// beginning. A partition whose leader cannot be reached is retried on its own (the others are
 /// read meanwhile) and keeps the rule it was discovered under. Positions are still committed under
 /// <see cref="KafkaOptions.GroupId"/> so Kafka tools can show this service's lag.
@@ -29,6 +30,13 @@ internal sealed class KafkaConsumerService(
 {
     private static readonly TimeSpan ConsumeTimeout = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan MetadataTimeout = TimeSpan.FromSeconds(5);
+
+    // Each query blocks a thread while it waits for a leader; this bounds those threads.
+    private const int QueryParallelism = 8;
+
+    // A partition known at start whose watermarks arrive later than this after start takes the
+    // late rule: records produced in between sit below its high watermark and are still live.
+    private static readonly TimeSpan LateAfter = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan ErrorLogInterval = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan FirstRetry = TimeSpan.FromSeconds(1);
 
@@ -44,13 +52,16 @@ internal sealed class KafkaConsumerService(
     private readonly ConcurrentDictionary<int, byte> _requested = new();
     private readonly ConcurrentQueue<PartitionRule> _toAssign = new();
 
-    // Refresh task only: the partitions of the first metadata seen (the start-up rule applies to
-    // them however late their leader answers), and those whose first watermark query failed.
+    // Refresh task only (written before its queries start, read by them): the partitions of the
+    // first metadata seen (the start-up rule applies to them however late their leader answers).
     private readonly HashSet<int> _knownAtStart = [];
-    private readonly HashSet<int> _queryFailed = [];
     private bool _metadataSeen;
     private bool _refreshFailedBeforeMetadata;
     private long _lastQueryFailureLog = long.MinValue;
+
+    // Partitions whose watermark query or assignment failed once: written by the refresh task's
+    // queries and the consumer thread, so their retry applies the late rule.
+    private readonly ConcurrentDictionary<int, byte> _queryFailed = new();
 
     // Consumer thread only: how records of each partition are classified (live or history).
     private readonly Dictionary<int, PartitionRule> _liveRules = [];
@@ -62,6 +73,8 @@ internal sealed class KafkaConsumerService(
     private Task? _refresh;
     private long _lastErrorLog = long.MinValue;
     private long _suppressedErrors;
+    private long _lastUnruledLog = long.MinValue;
+    private long _suppressedUnruled;
     private int _disposed;
     private int _stopped;
 
@@ -146,7 +159,8 @@ internal sealed class KafkaConsumerService(
             await probe.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
-        // A metadata or watermark call in progress may hold it a few seconds.
+        // A metadata or watermark call in progress may hold it up to MetadataTimeout; the watermark
+        // queries run side by side, so that is one timeout whatever the number of partitions.
         if (_refresh is { } refresh)
         {
             await refresh.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
@@ -210,13 +224,17 @@ internal sealed class KafkaConsumerService(
                     message.Value,
                     message.Headers,
                     message.Timestamp.Type == TimestampType.NotAvailable ? null : message.Timestamp.UtcDateTime);
-                if (_liveRules.TryGetValue(partition, out var rule))
+                if (!_liveRules.TryGetValue(partition, out var rule))
                 {
-                    rule.Route(record, message.Timestamp, pipeline);
+                    // Assigned in librdkafka although its assignment reported a failure: without a
+                    // rule it is not known whether the record is live, so it is not broadcast.
+                    Unruled(partition);
+                    continue;
                 }
-                else
+
+                if (rule.Route(record, message.Timestamp, pipeline, consumer) is { } seekError)
                 {
-                    pipeline.Process(record);
+                    OnError(seekError);
                 }
 
                 state.Consumed(partition, result.Offset.Value);
@@ -259,7 +277,7 @@ internal sealed class KafkaConsumerService(
             bool complete;
             try
             {
-                complete = Refresh(_consumer!);
+                complete = await RefreshAsync(_consumer!);
             }
 #pragma warning disable CA1031 // The refresh must not die silently: log and retry.
             catch (Exception ex) when (ex is not OperationCanceledException)
@@ -297,7 +315,7 @@ internal sealed class KafkaConsumerService(
     /// partition whose query fails is left exactly as it was (unassigned, waiting) for the next try.
     /// Returns false when the metadata or any partition's watermarks were unavailable.
     /// </summary>
-    private bool Refresh(IConsumer<byte[], byte[]> consumer)
+    private async Task<bool> RefreshAsync(IConsumer<byte[], byte[]> consumer)
     {
         List<int> partitions;
         try
@@ -341,37 +359,37 @@ internal sealed class KafkaConsumerService(
             state.Discovered(partition);
         }
 
-        List<int>? failed = null;
-        string? reason = null;
-        foreach (var partition in pending)
+        // Side by side: each partition is queued the moment its own watermarks arrive, so a leader
+        // that is down delays only its partitions.
+        var failed = new ConcurrentQueue<(int Partition, string Reason)>();
+        using var gate = new SemaphoreSlim(QueryParallelism);
+        var token = _stopping.Token;
+        var queries = pending.Select(async partition =>
         {
-            if (_stopping.IsCancellationRequested)
-            {
-                return true;
-            }
-
-            WatermarkOffsets offsets;
+            await gate.WaitAsync(token);
             try
             {
-                offsets = consumer.QueryWatermarkOffsets(new TopicPartition(_options.Topic, partition), MetadataTimeout);
+                await Task.Factory.StartNew(
+                    () => QueryAndQueue(consumer, partition, failed),
+                    CancellationToken.None,
+                    TaskCreationOptions.LongRunning,
+                    TaskScheduler.Default);
             }
-            catch (KafkaException ex)
+            finally
             {
-                // Its leader is down or not ready: nothing is recorded but the wait, so the next try
-                // applies the same rule (known at start or added later) as this one would have.
-                _queryFailed.Add(partition);
-                state.Waiting(partition, ex.Error.Reason);
-                (failed ??= []).Add(partition);
-                reason = ex.Error.Reason;
-                continue;
+                gate.Release();
             }
-
-            // Queued at once: the consumer thread assigns it on its next turn, whatever the others do.
-            _requested[partition] = 0;
-            _toAssign.Enqueue(StartOf(partition, offsets));
+        }).ToList();
+        try
+        {
+            await Task.WhenAll(queries);
+        }
+        catch (OperationCanceledException)
+        {
+            return true;
         }
 
-        if (failed is null)
+        if (failed.IsEmpty)
         {
             return true;
         }
@@ -380,10 +398,39 @@ internal sealed class KafkaConsumerService(
         if (_lastQueryFailureLog == long.MinValue || time.GetElapsedTime(_lastQueryFailureLog, now) >= _options.PartitionRefreshInterval)
         {
             _lastQueryFailureLog = now;
-            Log.PartitionsUnavailable(logger, _options.Topic, string.Join(", ", failed), reason!);
+            var ordered = failed.OrderBy(f => f.Partition).ToList();
+            Log.PartitionsUnavailable(logger, _options.Topic, string.Join(", ", ordered.Select(f => f.Partition)), ordered[^1].Reason);
         }
 
         return false;
+    }
+
+    /// <summary>Reads one partition's watermarks and queues its assignment, or records why not.</summary>
+    private void QueryAndQueue(IConsumer<byte[], byte[]> consumer, int partition, ConcurrentQueue<(int Partition, string Reason)> failed)
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        WatermarkOffsets offsets;
+        try
+        {
+            offsets = consumer.QueryWatermarkOffsets(new TopicPartition(_options.Topic, partition), MetadataTimeout);
+        }
+        catch (KafkaException ex)
+        {
+            // Its leader is down or not ready: nothing is recorded but the wait, so the next try
+            // applies the same rule (known at start or added later) as this one would have.
+            _queryFailed[partition] = 0;
+            state.Waiting(partition, ex.Error.Reason);
+            failed.Enqueue((partition, ex.Error.Reason));
+            return;
+        }
+
+        // Queued at once: the consumer thread assigns it on its next turn, whatever the others do.
+        _requested[partition] = 0;
+        _toAssign.Enqueue(StartOf(partition, offsets));
     }
 
     /// <summary>Where a partition is read from and how its records are classified.</summary>
@@ -394,27 +441,29 @@ internal sealed class KafkaConsumerService(
         if (!_knownAtStart.Contains(partition))
         {
             // A partition added while running: everything in it is new.
-            return new PartitionRule(partition, low, low, null, 0);
+            return new PartitionRule(partition, low, low, high, null, 0);
         }
 
         // Known at start: live from the live end, with ReplayRecords below it read back to rebuild history.
         var historyFrom = Math.Max(low, high - _replayRecords);
-        if (!_refreshFailedBeforeMetadata && !_queryFailed.Contains(partition))
+        if (!_refreshFailedBeforeMetadata && !_queryFailed.ContainsKey(partition) && time.GetUtcNow() - _startedAt < LateAfter)
         {
-            return new PartitionRule(partition, historyFrom, high, null, 0);
+            return new PartitionRule(partition, historyFrom, high, high, null, 0);
         }
 
-        // Known at start but reached late (its leader, or every broker, was down): producers buffer
-        // while a leader is down and deliver when it returns, so records produced after the service
-        // started may already sit below this high watermark. Rule: such a partition is read from its
+        // Known at start but reached late (its leader, or every broker, was down, or its watermarks
+        // came more than LateAfter after start): producers buffer while a leader is down and
+        // deliver when it returns, so records produced after the service started may already sit
+        // below this high watermark. Rule: such a partition is read from its
         // low watermark; a record is live when it is at or above the high watermark seen now, or
         // when its timestamp is at or after the service's start (TimeProvider); the last
         // ReplayRecords records before that seam rebuild history and older ones are skipped.
         // Reading from the low watermark is what makes this lossless (the mock broker, like some
-        // others, cannot seek by time); it costs one pass over that partition's retention.
+        // others, cannot seek by time); it costs one pass over that partition's retention, plus
+        // re-reading the ReplayRecords before the seam (nothing is held in memory meanwhile).
         // The seam is only as exact as the producers' clocks: a record stamped by a clock running
         // behind ours counts as produced before start.
-        return new PartitionRule(partition, low, high, _startedAt, _replayRecords);
+        return new PartitionRule(partition, low, high, high, _startedAt, _replayRecords);
     }
 
     /// <summary>Assigns what the refresh task queued (consumer thread only).</summary>
@@ -438,10 +487,13 @@ internal sealed class KafkaConsumerService(
         }
         catch (KafkaException ex)
         {
-            // Not assigned: the refresh task queries these again, each still under its own rule.
+            // Not assigned: the refresh task queries these again. Their watermarks are stale by
+            // then, so they are marked failed and take the late rule (read from the low watermark,
+            // live by timestamp) rather than the live end of the retry.
             foreach (var start in starts)
             {
                 state.Waiting(start.Partition, ex.Error.Reason);
+                _queryFailed[start.Partition] = 0;
                 _requested.TryRemove(start.Partition, out _);
             }
 
@@ -453,6 +505,8 @@ internal sealed class KafkaConsumerService(
         {
             _liveRules[start.Partition] = start;
             state.AddPartition(start.Partition, start.Start, start.LiveFrom);
+            // Lag is visible from the first scrape, not only after the first probe.
+            state.Watermark(start.Partition, start.High);
         }
 
         state.Contact();
@@ -527,6 +581,21 @@ internal sealed class KafkaConsumerService(
         }
     }
 
+    /// <summary>A record of a partition with no rule: dropped, reported at most every ErrorLogInterval.</summary>
+    private void Unruled(int partition)
+    {
+        var now = time.GetTimestamp();
+        if (_lastUnruledLog != long.MinValue && time.GetElapsedTime(_lastUnruledLog, now) < ErrorLogInterval)
+        {
+            _suppressedUnruled++;
+            return;
+        }
+
+        _lastUnruledLog = now;
+        Log.UnassignedRecord(logger, _options.Topic, partition, _suppressedUnruled);
+        _suppressedUnruled = 0;
+    }
+
     private void Fatal(Error error)
     {
         // A fatal consumer error cannot be recovered in-process: exit non-zero and let the orchestrator restart us.
@@ -542,16 +611,18 @@ internal sealed class KafkaConsumerService(
     /// </summary>
     /// <param name="start">The first offset read.</param>
     /// <param name="liveFrom">Records at or above this offset are live.</param>
+    /// <param name="high">The high watermark when the partition was assigned.</param>
     /// <param name="liveSince">
     /// Set for a partition known at start but reached late: records stamped at or after it are
     /// live whatever their offset, and of the others only the last <paramref name="historyRecords"/>
-    /// rebuild history.
+    /// before the first live one (the seam) rebuild history.
     /// </param>
-    private sealed class PartitionRule(int partition, long start, long liveFrom, DateTimeOffset? liveSince, long historyRecords)
+    private sealed class PartitionRule(int partition, long start, long liveFrom, long high, DateTimeOffset? liveSince, long historyRecords)
     {
-        // Pre-start records of a late partition, held until the seam is reached: only then is it
-        // known which are the last historyRecords before it. Bounded by historyRecords.
-        private readonly Queue<KafkaRecord> _held = new();
+        // Late partitions only: the seam's offset once found, -1 while scanning for it. Records
+        // before the seam are skipped while scanning (nothing is held); once it is found the
+        // partition is sought back historyRecords before it and those are read again as history.
+        private long _seam = -1;
 
         public int Partition => partition;
 
@@ -559,43 +630,54 @@ internal sealed class KafkaConsumerService(
 
         public long LiveFrom => liveFrom;
 
-        public void Route(in KafkaRecord record, Timestamp timestamp, ReadingPipeline pipeline)
+        public long High => high;
+
+        /// <summary>Routes one record; returns the error when the seek back to the history failed.</summary>
+        public Error? Route(in KafkaRecord record, Timestamp timestamp, ReadingPipeline pipeline, IConsumer<byte[], byte[]> consumer)
         {
-            if (record.Offset >= liveFrom ||
-                (liveSince is { } since && timestamp.Type != TimestampType.NotAvailable && timestamp.UnixTimestampMs >= since.ToUnixTimeMilliseconds()))
+            if (liveSince is not { } since)
             {
-                Release(pipeline);
-                pipeline.Process(record, live: true);
-                return;
+                pipeline.Process(record, live: record.Offset >= liveFrom);
+                return null;
             }
 
-            if (liveSince is null)
+            var live = record.Offset >= liveFrom ||
+                (timestamp.Type != TimestampType.NotAvailable && timestamp.UnixTimestampMs >= since.ToUnixTimeMilliseconds());
+            if (_seam >= 0)
             {
-                pipeline.Process(record, live: false);
-                return;
+                pipeline.Process(record, live: live && record.Offset >= _seam);
+                return null;
             }
 
-            if (historyRecords > 0)
+            if (!live && record.Offset + 1 < liveFrom)
             {
-                if (_held.Count >= historyRecords)
+                return null;
+            }
+
+            // The seam: this live record, or the live end when this was the last record below it.
+            _seam = live ? record.Offset : liveFrom;
+            var historyFrom = Math.Max(start, _seam - historyRecords);
+            if (historyFrom >= (live ? record.Offset : record.Offset + 1))
+            {
+                // Nothing before the seam is wanted (historyRecords is 0), or nothing was skipped.
+                if (live)
                 {
-                    _held.Dequeue();
+                    pipeline.Process(record, live: true);
                 }
 
-                _held.Enqueue(record);
+                return null;
             }
 
-            if (record.Offset + 1 >= liveFrom)
+            try
             {
-                Release(pipeline);
+                consumer.Seek(new TopicPartitionOffset(record.Topic, partition, historyFrom));
+                return null;
             }
-        }
-
-        private void Release(ReadingPipeline pipeline)
-        {
-            while (_held.TryDequeue(out var held))
+            catch (KafkaException ex)
             {
-                pipeline.Process(held, live: false);
+                // The history before the seam stays incomplete; the live stream loses nothing.
+                pipeline.Process(record, live: live);
+                return ex.Error;
             }
         }
     }

@@ -34,4 +34,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 1009, Level = LogLevel.Warning,
         Message = "Partitions [{Partitions}] of {Topic} cannot be assigned yet (their watermarks are unavailable: {Reason}); retrying")]
     public static partial void PartitionsUnavailable(ILogger logger, string topic, string partitions, string reason);
+
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Error,
+        Message = "A record of {Topic} partition {Partition} arrived although its assignment failed; dropped, not broadcast ({Suppressed} more since the last report)")]
+    public static partial void UnassignedRecord(ILogger logger, string topic, int partition, long suppressed);
 }

@@ -2,6 +2,8 @@ using System.Net;
 using System.Text;
 using Confluent.Kafka;
 using EnergyWs.History;
+using EnergyWs.Kafka;
+using EnergyWs.Readings;
 using EnergyWs.Streaming;
 using EnergyWs.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -85,7 +87,7 @@ public sealed class PartitionAssignmentTests
         // Everything is in history, what was produced before start included: it was read, not broadcast.
         // (Green means the read-back is done and every live reading above was received.)
         Assert.Equal(26, app.Get<ReadingHistory>().Count);
-        Assert.False(client.TryReceive(out var extra), $"unexpected broadcast: {extra}");
+        await ExpectOnlySentinelsAsync(client, producer, topic, (0, 30), (1, 130));
 
         // The failed query is retried every 1, 2, 4, 5 s but reported at most once per 5 s.
         var elapsed = TimeProvider.System.GetElapsedTime(started);
@@ -143,7 +145,141 @@ public sealed class PartitionAssignmentTests
         Assert.Equal(Range(200, 10).Select(Reading), received.Where(r => Index(r) >= 200));
 
         await WaitForReadinessAsync(http, HttpStatusCode.OK, "consuming");
-        Assert.False(client.TryReceive(out var extra), $"unexpected broadcast: {extra}");
+        await ExpectOnlySentinelsAsync(client, producer, topic, (0, 10), (1, 110), (2, 210));
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task FirstPartitionLeaderSlowAtStart_TheOthersAreAssignedWithoutWaitingAndTheirNewReadingsAreLive()
+    {
+        Assert.SkipWhen(TestKafka.IsExternal, "needs the embedded broker to take one broker down");
+        using var kafka = new TestKafka(brokerCount: 2);
+        var broker = kafka.Embedded!;
+        var topic = await kafka.CreateTopicAsync(partitions: 3);
+        broker.SetPartitionLeader(topic, 0, 2);
+        broker.SetPartitionLeader(topic, 1, 1);
+        broker.SetPartitionLeader(topic, 2, 1);
+        // Partition 0's leader answers each request only after 2 s, so its first watermark query
+        // waits the full 5 s and times out: the others must not be queued behind it. (A leader
+        // that is down fails its query at once on this broker, so it cannot show this.)
+        broker.SetBrokerRoundTrip(2, TimeSpan.FromSeconds(2));
+        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        {
+            ["Kafka:ReplayRecords"] = "10",
+            ["Kafka:PartitionRefreshInterval"] = "00:00:05",
+        }).StartAsync(waitForAssignment: false, Ct);
+        var state = app.Get<ConsumerState>();
+        using var http = new HttpClient { BaseAddress = app.ManagementAddress };
+
+        bool Assigned(int partition) => state.Partitions.Any(p => p.Key == partition);
+        await Eventually.TrueAsync(() => Assigned(1) && Assigned(2), "partitions 1 and 2 are assigned", Ct);
+        // Partition 0's first query is still in flight (neither assigned nor failed).
+        Assert.False(Assigned(0), "partition 0 is assigned already");
+        Assert.Equal("not assigned yet", Assert.Single(state.Unassigned, u => u.Key == 0).Value);
+        await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
+        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 1, "the client is registered", Ct);
+
+        using var producer = kafka.CreateProducer();
+        await ProduceAsync(producer, topic, 1, Range(100, 5));
+        await ProduceAsync(producer, topic, 2, Range(200, 5));
+        var received = await client.ReceiveManyAsync(10, TimeSpan.FromSeconds(30));
+        Assert.Equal(Range(100, 5).Select(Reading), received.Where(r => Index(r) is >= 100 and < 200));
+        Assert.Equal(Range(200, 5).Select(Reading), received.Where(r => Index(r) >= 200));
+
+        broker.SetBrokerRoundTrip(2, TimeSpan.Zero);
+        await WaitForReadinessAsync(http, HttpStatusCode.OK, "consuming");
+        await ProduceAsync(producer, topic, 0, Range(0, 5));
+        Assert.Equal(Range(0, 5).Select(Reading), await client.ReceiveManyAsync(5, TimeSpan.FromSeconds(30)));
+        await ExpectOnlySentinelsAsync(client, producer, topic, (0, 10), (1, 110), (2, 210));
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task EveryBrokerDownAtStart_LongPartitions_HistoryKeepsTheLastReplayRecordsOfEachAndLaterReadingsAreLive()
+    {
+        Assert.SkipWhen(TestKafka.IsExternal, "needs the embedded broker to take every broker down");
+        using var kafka = new TestKafka();
+        var broker = kafka.Embedded!;
+        var topic = await kafka.CreateTopicAsync(partitions: 2);
+        using var producer = kafka.CreateProducer();
+        await ProduceAsync(producer, topic, 0, Range(0, 30));
+        await ProduceAsync(producer, topic, 1, Range(100, 30));
+
+        broker.SetAllBrokers(false);
+        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        {
+            ["Kafka:ReplayRecords"] = "5",
+            ["Kafka:PartitionRefreshInterval"] = "00:00:01",
+        }).StartAsync(waitForAssignment: false, Ct);
+        using var http = new HttpClient { BaseAddress = app.ManagementAddress };
+        await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
+        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 1, "the client is registered", Ct);
+
+        // Produced after start while the broker is down: buffered, then below the high watermark
+        // the service first sees, and live all the same.
+        var buffered = Range(30, 3).Select(i => producer.ProduceAsync(new TopicPartition(topic, 0), Message(i)))
+            .Concat(Range(130, 3).Select(i => producer.ProduceAsync(new TopicPartition(topic, 1), Message(i)))).ToList();
+        broker.SetAllBrokers(true);
+        await Task.WhenAll(buffered);
+        await ProduceAsync(producer, topic, 0, Range(33, 2));
+        await ProduceAsync(producer, topic, 1, Range(133, 2));
+
+        var received = await client.ReceiveManyAsync(10, TimeSpan.FromSeconds(30));
+        Assert.Equal(Range(30, 5).Select(Reading), received.Where(r => Index(r) < 100));
+        Assert.Equal(Range(130, 5).Select(Reading), received.Where(r => Index(r) >= 100));
+
+        await WaitForReadinessAsync(http, HttpStatusCode.OK, "consuming");
+        var history = app.Get<ReadingHistory>();
+        Assert.Equal(20, history.Count);
+        await ExpectOnlySentinelsAsync(client, producer, topic, (0, 40), (1, 140));
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task PartitionAssignedLate_LagIsVisibleBeforeTheFirstProbe()
+    {
+        Assert.SkipWhen(TestKafka.IsExternal, "needs the embedded broker to take every broker down");
+        using var kafka = new TestKafka();
+        var broker = kafka.Embedded!;
+        var topic = await kafka.CreateTopicAsync();
+        using var producer = kafka.CreateProducer();
+        const int Unread = 7;
+        await ProduceAsync(producer, topic, 0, Range(0, Unread));
+
+        // Every broker down at start: the partition is read from its low watermark once reachable.
+        broker.SetAllBrokers(false);
+        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        {
+            ["Kafka:PartitionRefreshInterval"] = "00:00:01",
+            ["Kafka:ProbeInterval"] = "00:10:00",
+            ["Kafka:ReplayRecords"] = $"{Unread}",
+        }).StartAsync(waitForAssignment: false, Ct);
+
+        // The consumer is held inside the first reading's hand-off, before its offset is recorded:
+        // only the high watermark read at assignment can make the lag visible then.
+        var pipeline = app.Get<ReadingPipeline>();
+        using var release = new ManualResetEventSlim();
+        using var holding = new ManualResetEventSlim();
+        void Hold(ReadingFrame _)
+        {
+            if (!holding.IsSet)
+            {
+                holding.Set();
+                release.Wait(Ct);
+            }
+        }
+
+        pipeline.Published += Hold;
+        try
+        {
+            broker.SetAllBrokers(true);
+            await Task.Run(() => holding.Wait(Ct), Ct);
+            var state = app.Get<ConsumerState>();
+            Assert.Equal(Unread, Assert.Single(state.Partitions).Value.Lag);
+        }
+        finally
+        {
+            // Never leave the consumer thread waiting: the host's stop would wait for it.
+            release.Set();
+            pipeline.Published -= Hold;
+        }
     }
 
     private static IEnumerable<int> Range(int from, int count) => Enumerable.Range(from, count);
@@ -165,6 +301,22 @@ public sealed class PartitionAssignmentTests
         {
             await producer.ProduceAsync(new TopicPartition(topic, partition), Message(i), Ct);
         }
+    }
+
+    /// <summary>
+    /// Produces one last reading to each partition and expects exactly those next: anything
+    /// broadcast wrongly for these partitions would arrive before their sentinel.
+    /// </summary>
+    private static async Task ExpectOnlySentinelsAsync(WsClient client, IProducer<byte[]?, byte[]?> producer, string topic, params (int Partition, int Reading)[] sentinels)
+    {
+        foreach (var (partition, reading) in sentinels)
+        {
+            await ProduceAsync(producer, topic, partition, [reading]);
+        }
+
+        var received = await client.ReceiveManyAsync(sentinels.Length, TimeSpan.FromSeconds(30));
+        Assert.Equal(sentinels.Select(s => Reading(s.Reading)).Order(StringComparer.Ordinal), received.Order(StringComparer.Ordinal));
+        Assert.False(client.TryReceive(out var extra), $"unexpected broadcast: {extra}");
     }
 
     private static async Task WaitForReadinessAsync(HttpClient http, HttpStatusCode status, string description)
