@@ -25,6 +25,12 @@ internal sealed class HistoryOptions : IValidatableObject
     /// <summary>How long a connecting client waits for its replay's share before it is refused (503); long enough for a few full replays to drain.</summary>
     public static readonly TimeSpan DefaultReplayWaitTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a whole replay may take to write before the client is closed as too slow (1008):
+    /// a full default history (~40 MB) needs about 5 Mbit/s.
+    /// </summary>
+    public static readonly TimeSpan DefaultReplayTimeout = TimeSpan.FromSeconds(60);
+
     /// <summary>Readings older than this (by their own timestamp) are dropped; also the cap on ?history=.</summary>
     [TimeSpanRange("00:00:01", "31.00:00:00", ErrorMessage = "History:Window must be between 00:00:01 and 31.00:00:00.")]
     public TimeSpan Window { get; set; } = DefaultWindow;
@@ -46,13 +52,20 @@ internal sealed class HistoryOptions : IValidatableObject
 
     /// <summary>
     /// The budget in force: <see cref="ReplayBudget"/>, or unset twice <see cref="MaxReadings"/>: two
-    /// full-history replays at once, ~8 bytes a frame, plus whatever the history has dropped meanwhile.
+    /// full-history replays at once. A replayed frame the history still holds costs ~8 bytes (its
+    /// list entry); while the history turns over, a replay pins whole frames the history dropped
+    /// (~400 bytes each), so the worst case is this many frames × ~400 bytes on top of the history
+    /// (~80 MB at the default).
     /// </summary>
     public int EffectiveReplayBudget => ReplayBudget ?? (int)Math.Min(2L * MaxReadings, MaxReplayBudget);
 
     /// <summary>How long a connecting client waits for its replay's share of <see cref="EffectiveReplayBudget"/>.</summary>
     [TimeSpanRange("00:00:00", "00:05:00", ErrorMessage = "History:ReplayWaitTimeout must be between 00:00:00 and 00:05:00.")]
     public TimeSpan ReplayWaitTimeout { get; set; } = DefaultReplayWaitTimeout;
+
+    /// <summary>How long one replay may take to write, whole; beyond it the client is closed as too slow and its share given back.</summary>
+    [TimeSpanRange("00:00:01", "01:00:00", ErrorMessage = "History:ReplayTimeout must be between 00:00:01 and 01:00:00.")]
+    public TimeSpan ReplayTimeout { get; set; } = DefaultReplayTimeout;
 
     /// <summary>A full-history replay must fit in the budget, or it could never start.</summary>
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)

@@ -32,9 +32,13 @@ internal readonly record struct HistorySnapshot(List<ReadingFrame> Frames, long 
 /// position of <c>_ring.Ticks</c>, for i in [_oldest, _next). The writer stores the timestamp,
 /// then the frame, before it publishes <see cref="_next"/>, publishes grown arrays before any
 /// append beyond the old one's length, and publishes <see cref="_lastSequence"/> last. A reader
-/// walks newest → oldest; sequences must strictly fall, so a slot the writer has since cleared
-/// (null) or reused for a newer frame (a higher sequence) ends the walk: everything older was being
-/// dropped anyway, which is the same answer a moment later.
+/// walks newest → oldest by the timestamps alone and reads a frame only for a stamp in range. A
+/// reused slot whose new stamp is out of range is just passed over; a slot in range that the
+/// writer has since cleared (null) or reused for a newer frame (its sequence not below the last
+/// one taken) ends the walk: everything older was being dropped anyway, which is the same answer
+/// a moment later. A writer that laps the whole ring between the reader's read of
+/// <see cref="_next"/> and its walk (possible only with a tiny <see cref="HistoryOptions.MaxReadings"/>)
+/// could leave it nothing: <see cref="Query"/> then walks once more from the new end.
 /// </para>
 /// </remarks>
 internal sealed class ReadingHistory : IHostedService
@@ -130,16 +134,58 @@ internal sealed class ReadingHistory : IHostedService
     public HistorySnapshot Query(ClientSelection selection, DateTimeOffset? after, DateTimeOffset? until, int max)
     {
         ArgumentNullException.ThrowIfNull(selection);
+        var snapshot = QueryOnce(selection, after, until, max, out var next, out var ring);
+
+        // Lapped before the walk began (see the remarks): once more, from the new end.
+        if (snapshot.Frames.Count == 0 && Volatile.Read(ref _next) - next >= ring.Length)
+        {
+            snapshot = QueryOnce(selection, after, until, max, out _, out _);
+        }
+
+        return snapshot;
+    }
+
+    /// <summary>
+    /// How many frames the history holds with a timestamp strictly after <paramref name="after"/>
+    /// and at or before <paramref name="until"/>, whatever their device: an upper bound on what a
+    /// <see cref="Query"/> for that range returns now. Reads the timestamps only, without locks.
+    /// </summary>
+    public int CountInRange(DateTimeOffset? after, DateTimeOffset? until)
+    {
+        var (lower, upper) = Bounds(after, until);
+        var next = Volatile.Read(ref _next);
+        var ring = Volatile.Read(ref _ring);
+        var oldest = Math.Max(Volatile.Read(ref _oldest), next - ring.Length);
+        var count = 0;
+        var position = (int)((next - 1 + ring.Length) % ring.Length);
+        for (var i = next - 1; i >= oldest; i--, position = position == 0 ? ring.Length - 1 : position - 1)
+        {
+            var ticks = Volatile.Read(ref ring.Ticks[position]);
+            if (ticks > lower && ticks <= upper)
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
+    private (long Lower, long Upper) Bounds(DateTimeOffset? after, DateTimeOffset? until)
+    {
         var cutoff = _time.GetUtcNow() - _window;
-        var lower = (after is { } a && a > cutoff ? a : cutoff).UtcTicks;
-        var upper = until?.UtcTicks ?? long.MaxValue;
+        return ((after is { } a && a > cutoff ? a : cutoff).UtcTicks, until?.UtcTicks ?? long.MaxValue);
+    }
+
+    private HistorySnapshot QueryOnce(ClientSelection selection, DateTimeOffset? after, DateTimeOffset? until, int max, out long next, out Slots ring)
+    {
+        var (lower, upper) = Bounds(after, until);
         var frames = new List<ReadingFrame>();
         var truncated = false;
 
         // Order matters (see the remarks): the sequence first, then the end, then the array.
         var through = Volatile.Read(ref _lastSequence);
-        var next = Volatile.Read(ref _next);
-        var ring = Volatile.Read(ref _ring);
+        next = Volatile.Read(ref _next);
+        ring = Volatile.Read(ref _ring);
         var oldest = Math.Max(Volatile.Read(ref _oldest), next - ring.Length);
         var previous = long.MaxValue;
 
@@ -147,8 +193,9 @@ internal sealed class ReadingHistory : IHostedService
         // down with the index, wrapping, instead of a 64-bit division per frame.
         var position = (int)((next - 1 + ring.Length) % ring.Length);
         // Timestamps sit in an array of their own, so frames out of the range are passed over
-        // without touching them. A stamp read from a slot the writer has since reused belongs to
-        // a frame newer than `through`: skipping it is right, and taking it is checked below.
+        // without touching them, including a slot the writer has since reused for an out-of-range
+        // frame. A stamp in range read from a reused slot belongs to a frame newer than `through`
+        // or out of order: the checks below skip it or end the walk.
         for (var i = next - 1; i >= oldest; i--, position = position == 0 ? ring.Length - 1 : position - 1)
         {
             var ticks = Volatile.Read(ref ring.Ticks[position]);

@@ -72,6 +72,11 @@ internal sealed class ClientConnection
     private List<ReadingFrame>? _replay;
     private IDisposable? _replayRelease;
 
+    // GetTimestamp() when the replay was handed over, and how long it may take to write whole;
+    // the sweeper closes the client as too slow beyond it (its share is returned as it closes).
+    private long _replayStartedAt;
+    private TimeSpan _replayTimeout = TimeSpan.MaxValue;
+
     // Sequences of replayed frames that were not yet published when the replay was taken: the live
     // stream may still bring them, and they are skipped there. Ascending, like the stream; dropped
     // once the stream is past them.
@@ -219,7 +224,10 @@ internal sealed class ClientConnection
     /// (so those go out in order); one not yet published stays in the replay and is skipped when it
     /// is. Everything else in the live stream is sent, whatever its timestamp.
     /// </remarks>
-    public void SetReplay(List<ReadingFrame> frames, IDisposable? release = null)
+    /// <param name="frames">The frames to replay.</param>
+    /// <param name="release">Disposed once the replay is written or the connection ends.</param>
+    /// <param name="timeout">How long the whole replay may take to write; null: no bound but <see cref="StreamingOptions.SlowClientTimeout"/> per write.</param>
+    public void SetReplay(List<ReadingFrame> frames, IDisposable? release = null, TimeSpan? timeout = null)
     {
         ArgumentNullException.ThrowIfNull(frames);
         var cursor = _cursor;
@@ -257,8 +265,13 @@ internal sealed class ClientConnection
         _replayed = unpublished?.ToArray();
         _replayedNext = 0;
         _replay = frames;
-        _replayRelease = release;
+        _replayTimeout = timeout ?? TimeSpan.MaxValue;
+        _replayStartedAt = _time.GetTimestamp();
+        Volatile.Write(ref _replayRelease, release);
     }
+
+    /// <summary>Whether this client still holds its replay (and its share of the budget).</summary>
+    internal bool ReplayInFlight => Volatile.Read(ref _replayRelease) is not null;
 
     /// <summary>Queues a last message (an error) and closes once the writer has sent it.</summary>
     public void SendThenClose(ReadOnlyMemory<byte> message, CloseReason reason)
@@ -283,8 +296,10 @@ internal sealed class ClientConnection
     public void Check(long nowTimestamp, DateTimeOffset utcNow)
     {
         var started = Volatile.Read(ref _sendStartedAt);
-        if (started != 0 && _time.GetElapsedTime(started, nowTimestamp) > _options.SlowClientTimeout)
+        if ((started != 0 && _time.GetElapsedTime(started, nowTimestamp) > _options.SlowClientTimeout) ||
+            (ReplayInFlight && _time.GetElapsedTime(_replayStartedAt, nowTimestamp) > _replayTimeout))
         {
+            // A replay that reads a batch now and then still ends within its own deadline.
             Close(CloseReason.TooSlow);
         }
         else if (ExpiresAt is { } expires && utcNow >= expires)

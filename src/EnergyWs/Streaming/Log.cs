@@ -41,4 +41,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3030, Level = LogLevel.Warning, Message = "Replay budget of {Budget} frames stayed in use for {Timeout}; refused a client's replay")]
     public static partial void ReplayBudgetExhausted(ILogger logger, int budget, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 3031, Level = LogLevel.Debug, Message = "A client's earlier replay was still being written after {Timeout}; refused its next replay")]
+    public static partial void ReplayPerUserBusy(ILogger logger, TimeSpan timeout);
 }

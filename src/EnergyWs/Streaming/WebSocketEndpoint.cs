@@ -132,7 +132,7 @@ internal sealed class WebSocketEndpoint(
         }
 
         // Not inlined: a local of this method would keep the snapshot for the whole connection.
-        StartReplay(history, connection, selection, replay, lease);
+        StartReplay(history, connection, selection, replay, lease, historyOptions.Value.ReplayTimeout);
 
         metrics.Accepted();
         Log.ClientConnected(logger, remote, broadcaster.Count);
@@ -161,38 +161,52 @@ internal sealed class WebSocketEndpoint(
     /// Takes the client's snapshot and hands it to the connection, which lets go of it once written.
     /// Call after the connection is registered with the broadcaster and before it runs.
     /// </summary>
-    internal static void StartReplay(ReadingHistory history, ClientConnection connection, ClientSelection selection, ReplayRequest replay, ReplayBudget.Lease? lease)
+    internal static void StartReplay(ReadingHistory history, ClientConnection connection, ClientSelection selection, ReplayRequest replay, ReplayBudget.Lease? lease, TimeSpan? timeout = null)
     {
         var max = lease?.Frames ?? int.MaxValue;
         var snapshot = replay.After is { } after
             ? history.Query(selection, after, until: null, max)
             : history.Latest(selection, max);
         lease?.Keep(snapshot.Frames.Count);
-        connection.SetReplay(snapshot.Frames, lease);
+        connection.SetReplay(snapshot.Frames, lease, timeout);
     }
 
     /// <summary>
-    /// The replay's share of the budget: what the history holds now plus headroom for what arrives
-    /// during the handshake (a snapshot never takes more than its share; beyond it the oldest are
-    /// left out). Null once the client was refused (the wait ran out: 503) or went away.
+    /// The replay's share of the budget: the frames the history holds in the asked range now plus
+    /// headroom for what arrives during the handshake (a snapshot never takes more than its share;
+    /// beyond it the oldest are left out). A history replay also waits for the same principal's
+    /// replay in flight, if any. Null once the client was refused (the wait ran out: 503, or 429
+    /// for the principal's own replay) or went away.
     /// </summary>
     private async Task<ReplayBudget.Lease?> AcquireReplayAsync(HttpContext context, ReplayRequest replay)
     {
-        // Latest values: a new device or two during a handshake. History: a burst of readings;
-        // once the history is full it holds MaxReadings and the headroom does not apply.
-        var wanted = replay.After is null
+        // Latest values: a new device or two during a handshake; bounded by MeterLimits.MaxMeters, so not
+        // bound per principal. History: a burst of readings on top of what is in range; once the
+        // history is full it holds MaxReadings and the headroom does not apply.
+        var wanted = replay.After is not { } after
             ? Math.Min(history.LatestCount + 64, MeterLimits.MaxMeters)
-            : (int)Math.Min(history.Count + 1024L, history.MaxReadings);
+            : (int)Math.Min(history.CountInRange(after, until: null) + 1024L, history.MaxReadings);
+        var principal = replay.After is null ? null : ConnectionsPerUser.KeyOf(context);
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        ReplayBudget.Grant grant;
         try
         {
-            if (await replayBudget.AcquireAsync(wanted, cancel.Token) is { } lease)
-            {
-                return lease;
-            }
+            grant = await replayBudget.AcquireAsync(principal, wanted, cancel.Token);
         }
         catch (OperationCanceledException)
         {
+            return null;
+        }
+
+        if (grant.Lease is { } lease)
+        {
+            return lease;
+        }
+
+        if (grant.PrincipalBusy)
+        {
+            Log.ReplayPerUserBusy(logger, replayBudget.WaitTimeout);
+            await RefuseAsync(context, StatusCodes.Status429TooManyRequests, "a replay for this client is already running", "rejected_user_limit");
             return null;
         }
 
