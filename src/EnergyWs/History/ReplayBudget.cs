@@ -25,6 +25,8 @@ internal sealed class ReplayBudget
     private readonly Dictionary<string, TaskCompletionSource> _principals = new(StringComparer.Ordinal);
     private readonly TimeProvider _time;
     private long _available;
+    private int _leases;
+    private int _mostLeases;
 
     public ReplayBudget(IOptions<HistoryOptions> options, TimeProvider time)
     {
@@ -52,6 +54,9 @@ internal sealed class ReplayBudget
             }
         }
     }
+
+    /// <summary>The most shares held at once so far.</summary>
+    public int MostLeasesAtOnce => Volatile.Read(ref _mostLeases);
 
     /// <summary>
     /// Takes <paramref name="frames"/> (capped at <see cref="Capacity"/>), waiting up to
@@ -241,6 +246,12 @@ internal sealed class ReplayBudget
             _budget = budget;
             _frames = frames;
             _principal = principal;
+            var leases = Interlocked.Increment(ref budget._leases);
+            var most = Volatile.Read(ref budget._mostLeases);
+            while (leases > most && Interlocked.CompareExchange(ref budget._mostLeases, leases, most) is var seen && seen != most)
+            {
+                most = seen;
+            }
         }
 
         /// <summary>Frames this lease holds now.</summary>
@@ -263,6 +274,9 @@ internal sealed class ReplayBudget
             {
                 return;
             }
+
+            // Before the frames go back: the share they let in is counted after this one is gone.
+            Interlocked.Decrement(ref _budget._leases);
 
             var held = Interlocked.Exchange(ref _frames, 0);
             if (held > 0)

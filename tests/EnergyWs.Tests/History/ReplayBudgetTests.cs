@@ -17,23 +17,84 @@ public sealed class ReplayBudgetTests
         var budget = Create(frames: 100, wait: TimeSpan.FromSeconds(10));
         var first = await budget.AcquireAsync(60, Ct);
         var second = budget.AcquireAsync(60, Ct).AsTask();
-        var third = budget.AcquireAsync(30, Ct).AsTask();
+        var third = budget.AcquireAsync(50, Ct).AsTask();
 
-        // The third would fit, but waits behind the second so a large replay is not starved.
         Assert.False(second.IsCompleted);
         Assert.False(third.IsCompleted);
 
+        // Only the head fits in what the first gives back: the third still waits behind it.
         first!.Dispose();
         var secondLease = await second.WaitAsync(Ct);
-        var thirdLease = await third.WaitAsync(Ct);
         Assert.NotNull(secondLease);
-        Assert.NotNull(thirdLease);
-        Assert.Equal(10, budget.Available);
+        Assert.False(third.IsCompleted);
+        Assert.Equal(40, budget.Available);
 
         secondLease.Dispose();
+        var thirdLease = await third.WaitAsync(Ct);
+        Assert.NotNull(thirdLease);
         thirdLease.Dispose();
         thirdLease.Dispose();
         Assert.Equal(100, budget.Available);
+    }
+
+    [Fact]
+    public async Task SmallReplayThatFitsInWhatIsFree_IsGrantedAtOnce_WhileALargeOneWaits()
+    {
+        var budget = Create(frames: 100, wait: TimeSpan.FromSeconds(10));
+        var held = await budget.AcquireAsync(60, Ct);
+        var large = budget.AcquireAsync(60, Ct).AsTask();
+
+        // A latest-only connect or a short reconnect does not queue behind the large waiter.
+        var small = budget.AcquireAsync(30, Ct).AsTask();
+
+        Assert.True(small.IsCompletedSuccessfully);
+        Assert.NotNull(await small);
+        Assert.False(large.IsCompleted);
+        Assert.Equal(10, budget.Available);
+
+        held!.Dispose();
+        Assert.NotNull(await large.WaitAsync(Ct));
+    }
+
+    [Fact]
+    public async Task SamePrincipal_SecondReplayWaitsForTheFirst_WhileOthersGoAhead()
+    {
+        var budget = Create(frames: 1_000, wait: TimeSpan.FromSeconds(10));
+        var first = await budget.AcquireAsync("ip:10.0.0.1", 10, Ct);
+        var second = budget.AcquireAsync("ip:10.0.0.1", 10, Ct).AsTask();
+        var other = await budget.AcquireAsync("ip:10.0.0.2", 10, Ct);
+
+        Assert.NotNull(first.Lease);
+        Assert.NotNull(other.Lease);
+        Assert.False(second.IsCompleted);
+
+        first.Lease.Dispose();
+        var next = await second.WaitAsync(Ct);
+        Assert.NotNull(next.Lease);
+        Assert.False(next.PrincipalBusy);
+
+        next.Lease.Dispose();
+        other.Lease.Dispose();
+        Assert.Equal(1_000, budget.Available);
+    }
+
+    [Fact]
+    public async Task SamePrincipal_FirstReplayNotDoneWithinTheWait_SecondIsRefusedAsBusy()
+    {
+        var budget = Create(frames: 1_000, wait: TimeSpan.FromSeconds(10));
+        var first = await budget.AcquireAsync("sub:alice", 10, Ct);
+        var second = budget.AcquireAsync("sub:alice", 10, Ct).AsTask();
+
+        _time.Advance(TimeSpan.FromSeconds(10));
+
+        var refused = await second.WaitAsync(Ct);
+        Assert.Null(refused.Lease);
+        Assert.True(refused.PrincipalBusy);
+
+        // The refusal left the first's turn alone; once it is done the principal may replay again.
+        first.Lease!.Dispose();
+        var again = await budget.AcquireAsync("sub:alice", 10, Ct);
+        Assert.NotNull(again.Lease);
     }
 
     [Fact]
@@ -96,9 +157,17 @@ public sealed class ReplayBudgetTests
     [InlineData(99, 100, 10, "ReplayBudget")]
     [InlineData(100, 100, -1, "ReplayWaitTimeout")]
     [InlineData(100, 100, 301, "ReplayWaitTimeout")]
-    public void Options_OutOfRange_FailValidationNamingTheSetting(int replayBudget, int maxReadings, int waitSeconds, string setting)
+    [InlineData(100, 100, 10, "ReplayTimeout", 0)]
+    [InlineData(100, 100, 10, "ReplayTimeout", 3601)]
+    public void Options_OutOfRange_FailValidationNamingTheSetting(int replayBudget, int maxReadings, int waitSeconds, string setting, int replaySeconds = 60)
     {
-        var options = new HistoryOptions { ReplayBudget = replayBudget, MaxReadings = maxReadings, ReplayWaitTimeout = TimeSpan.FromSeconds(waitSeconds) };
+        var options = new HistoryOptions
+        {
+            ReplayBudget = replayBudget,
+            MaxReadings = maxReadings,
+            ReplayWaitTimeout = TimeSpan.FromSeconds(waitSeconds),
+            ReplayTimeout = TimeSpan.FromSeconds(replaySeconds),
+        };
         var result = new HistoryOptionsValidator().Validate(null, options);
         Assert.True(result.Failed);
         Assert.Contains(setting, result.FailureMessage, StringComparison.Ordinal);

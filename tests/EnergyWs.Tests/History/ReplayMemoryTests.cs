@@ -92,6 +92,9 @@ public sealed class ReplayMemoryTests
         {
             await Task.WhenAll(clients.Select(c => c.ReachedAsync(Held)));
             Assert.All(clients, c => Assert.Equal(Held, c.Count));
+
+            // Each full replay's share is the whole budget: they ran one at a time.
+            Assert.Equal(1, app.Get<EnergyWs.History.ReplayBudget>().MostLeasesAtOnce);
             await Eventually.TrueAsync(() => app.Get<EnergyWs.History.ReplayBudget>().Available == 2000, "every replay gave its share back", Ct);
         }
         finally
@@ -100,6 +103,42 @@ public sealed class ReplayMemoryTests
             {
                 await client.DisposeAsync();
             }
+        }
+    }
+
+    [Fact]
+    public async Task ReconnectsForTheLastSeconds_ReserveThatRangeNotTheWholeHistory_AndFitBesideAFullReplay()
+    {
+        const int Held = 2_000;
+        const int Recent = 5;
+        using var kafka = new TestKafka();
+        var topic = await kafka.CreateTopicAsync();
+
+        // No waiting: a replay whose share does not fit in what is free now is refused (503).
+        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        {
+            ["History:MaxReadings"] = $"{Held}",
+            ["History:ReplayWaitTimeout"] = "00:00:00",
+        }).StartAsync(Ct);
+        using var producer = kafka.CreateProducer();
+        await SeedReadings.ProduceAsync(producer, topic, Enumerable.Range(0, Held).Select(i => TimedReadings.Json(TimedReadings.Ago(TimeSpan.FromSeconds(Held + 600 - i)), i)));
+        await SeedReadings.ProduceAsync(producer, topic, Enumerable.Range(Held, Recent).Select(i => TimedReadings.Json(TimedReadings.Ago(TimeSpan.FromSeconds(5)), i)));
+        await TimedReadings.ConsumedAsync(app, Held + Recent, Ct);
+
+        // Full-history replays being written to slow clients hold most of the (default) budget:
+        // room is left for a short reconnect's share, not for a whole history's.
+        var budget = app.Get<EnergyWs.History.ReplayBudget>();
+        var free = 1_024 + 64;
+        using var busy = await budget.AcquireAsync(budget.Capacity - free, Ct);
+        Assert.NotNull(busy);
+
+        var since = TimedReadings.Iso(TimedReadings.Ago(TimeSpan.FromSeconds(60)));
+        for (var i = 0; i < 10; i++)
+        {
+            await using var client = await CountingClient.ConnectAsync(app.WebSocketUri($"/ws?since={since}"));
+            await client.ReachedAsync(Recent);
+            await Eventually.TrueAsync(() => budget.Available == free, "the reconnect gave its share back", Ct);
+            Assert.Equal(Recent, client.Count);
         }
     }
 
