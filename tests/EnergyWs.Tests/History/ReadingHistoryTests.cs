@@ -81,6 +81,26 @@ public sealed class ReadingHistoryTests : IDisposable
     }
 
     [Fact]
+    public void CountInRange_CountsWhatAQueryForTheRangeFinds_WrappedRingAndOutOfOrderStampsIncluded()
+    {
+        var (pipeline, history) = Create(window: TimeSpan.FromHours(1), maxReadings: 1500);
+        for (var i = 0; i < 2000; i++)
+        {
+            // Every tenth reading's meter clock lags a minute: stamps are not in append order.
+            Process(pipeline, Now.AddSeconds(-2000 + i - (i % 10 == 0 ? 60 : 0)), i);
+        }
+
+        foreach (var after in new DateTimeOffset?[] { null, Now.AddSeconds(-1800), Now.AddSeconds(-5), Now })
+        {
+            var expected = history.Query(ClientSelection.All, after, null, int.MaxValue).Frames.Count;
+            Assert.Equal(expected, history.CountInRange(after, until: null));
+        }
+
+        Assert.Equal(history.Count, history.CountInRange(null, null));
+        Assert.Equal(0, history.CountInRange(Now, null));
+    }
+
+    [Fact]
     public void Latest_KeepsOneFramePerDeviceAndChannel_InSequenceOrder()
     {
         var (_, history) = Create(window: TimeSpan.FromDays(1), maxReadings: 100);
