@@ -31,7 +31,8 @@ internal static class HealthExtensions
     /// <summary>
     /// /health: the process answers (liveness). /health/ready: it can do its job (readiness). The
     /// management port answers with each check's status and description; the public port says only
-    /// Healthy or Unhealthy, since descriptions carry broker errors, topic and host names.
+    /// the overall status (Healthy, Degraded or Unhealthy), since descriptions carry broker errors,
+    /// topic and host names.
     /// </summary>
     public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder endpoints)
     {
