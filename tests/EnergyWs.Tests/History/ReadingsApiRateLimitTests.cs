@@ -11,14 +11,12 @@ public sealed class ReadingsApiRateLimitTests
     [Fact]
     public async Task ReadingsApi_BurstSpent_Gets429WithRetryAfterOnBothRoutesWhileWebSocketsStillConnect()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        await using var stack = await TestStack.StartAsync(new Dictionary<string, string?>
         {
             ["Streaming:ApiRequestsPerMinute"] = "1",
             ["Streaming:ApiRequestBurst"] = "3",
-        }).StartAsync(Ct);
-        using var http = new HttpClient { BaseAddress = app.BaseAddress };
+        }, Ct);
+        using var http = new HttpClient { BaseAddress = stack.App.BaseAddress };
 
         foreach (var path in new[] { "/api/readings", "/api/readings/latest", "/api/readings" })
         {
@@ -35,6 +33,6 @@ public sealed class ReadingsApiRateLimitTests
         }
 
         // A separate allowance: the spent API budget does not block connection attempts.
-        await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
+        await using var client = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
     }
 }

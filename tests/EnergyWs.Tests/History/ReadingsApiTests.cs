@@ -11,18 +11,13 @@ public sealed class ReadingsApiTests
     [Fact]
     public async Task Readings_SinceAndUntil_ReturnTheSameBytesAsFramesInOrder()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
+        await using var stack = await TestStack.StartAsync(Ct);
         var start = TimedReadings.Ago(TimeSpan.FromMinutes(10));
         var all = Enumerable.Range(0, 10).Select(i => TimedReadings.Series(start, i)).ToList();
-        using (var producer = kafka.CreateProducer())
-        {
-            await SeedReadings.ProduceAsync(producer, topic, all);
-        }
+        await stack.ProduceAsync(all);
 
-        await TimedReadings.ConsumedAsync(app, 10, Ct);
-        using var http = new HttpClient { BaseAddress = app.BaseAddress };
+        await TimedReadings.ConsumedAsync(stack.App, 10, Ct);
+        using var http = new HttpClient { BaseAddress = stack.App.BaseAddress };
 
         var since = Uri.EscapeDataString(TimedReadings.Iso(start.AddSeconds(2)));
         var until = Uri.EscapeDataString(TimedReadings.Iso(start.AddSeconds(5)));
@@ -38,12 +33,10 @@ public sealed class ReadingsApiTests
     [Fact]
     public async Task Readings_DeviceAndChannel_FilterAndLatestIsPerDeviceChannel()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
+        await using var stack = await TestStack.StartAsync(Ct);
 
         // The seed format carries no device, so frames with devices go into the history directly.
-        var history = app.Get<ReadingHistory>();
+        var history = stack.App.Get<ReadingHistory>();
         var now = DateTimeOffset.UtcNow;
         var frames = new[]
         {
@@ -58,7 +51,7 @@ public sealed class ReadingsApiTests
         }
 
         string Json(params int[] indexes) => $"[{string.Join(',', indexes.Select(i => System.Text.Encoding.UTF8.GetString(frames[i].Utf8Json.Span)))}]";
-        using var http = new HttpClient { BaseAddress = app.BaseAddress };
+        using var http = new HttpClient { BaseAddress = stack.App.BaseAddress };
         Assert.Equal(Json(0, 2, 3), await http.GetStringAsync("/api/readings?device=a", Ct));
         Assert.Equal(Json(0, 3), await http.GetStringAsync("/api/readings?device=a&channel=0", Ct));
         Assert.Equal(Json(0, 1, 3), await http.GetStringAsync("/api/readings?device=b&device=a&channel=0", Ct));
@@ -69,18 +62,13 @@ public sealed class ReadingsApiTests
     [Fact]
     public async Task Readings_MoreThanMaxApiReadings_ReturnsTheNewestAndSaysTruncated()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?> { ["History:MaxApiReadings"] = "3" }).StartAsync(Ct);
+        await using var stack = await TestStack.StartAsync(new Dictionary<string, string?> { ["History:MaxApiReadings"] = "3" }, Ct);
         var start = TimedReadings.Ago(TimeSpan.FromMinutes(10));
         var all = Enumerable.Range(0, 5).Select(i => TimedReadings.Series(start, i)).ToList();
-        using (var producer = kafka.CreateProducer())
-        {
-            await SeedReadings.ProduceAsync(producer, topic, all);
-        }
+        await stack.ProduceAsync(all);
 
-        await TimedReadings.ConsumedAsync(app, 5, Ct);
-        using var http = new HttpClient { BaseAddress = app.BaseAddress };
+        await TimedReadings.ConsumedAsync(stack.App, 5, Ct);
+        using var http = new HttpClient { BaseAddress = stack.App.BaseAddress };
         using var response = await http.GetAsync("/api/readings", Ct);
         Assert.Equal($"[{string.Join(',', all[2..])}]", await response.Content.ReadAsStringAsync(Ct));
         Assert.Equal("true", Assert.Single(response.Headers.GetValues(ReadingsApi.TruncatedHeader)));
@@ -93,10 +81,8 @@ public sealed class ReadingsApiTests
     [InlineData("/api/readings/latest?device=" + "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")]
     public async Task Readings_BadParameters_Get400ProblemDetails(string pathAndQuery)
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        using var http = new HttpClient { BaseAddress = app.BaseAddress };
+        await using var stack = await TestStack.StartAsync(Ct);
+        using var http = new HttpClient { BaseAddress = stack.App.BaseAddress };
         using var response = await http.GetAsync(pathAndQuery, Ct);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);

@@ -25,15 +25,12 @@ public sealed class ReplayMemoryTests
     [Fact]
     public async Task ManyClientsReplayFullHistoryThenIdle_HeapReturnsToBaseline()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        await using var stack = await TestStack.StartAsync(new Dictionary<string, string?>
         {
             ["History:MaxReadings"] = $"{Readings}",
-        }).StartAsync(Ct);
-        using var producer = kafka.CreateProducer();
-        await SeedReadings.ProduceAsync(producer, topic, Enumerable.Range(0, Readings).Select(i => TimedReadings.Json(TimedReadings.Ago(TimeSpan.FromSeconds(Readings + 60 - i)), i)));
-        await TimedReadings.ConsumedAsync(app, Readings, Ct);
+        }, Ct);
+        await stack.ProduceAsync(Enumerable.Range(0, Readings).Select(i => TimedReadings.Json(TimedReadings.Ago(TimeSpan.FromSeconds(Readings + 60 - i)), i)));
+        await TimedReadings.ConsumedAsync(stack.App, Readings, Ct);
         var baseline = ResilienceScale.SettledHeapBytes();
 
         var clients = new List<CountingClient>();
@@ -41,18 +38,18 @@ public sealed class ReplayMemoryTests
         {
             for (var i = 0; i < Clients; i++)
             {
-                clients.Add(await CountingClient.ConnectAsync(app.WebSocketUri("/ws?history=1d")));
+                clients.Add(await CountingClient.ConnectAsync(stack.App.WebSocketUri("/ws?history=1d")));
             }
 
             await Task.WhenAll(clients.Select(c => c.ReachedAsync(Readings)));
 
             // The history moves on: what was replayed is dropped from it.
-            await SeedReadings.ProduceAsync(producer, topic, Enumerable.Range(Readings, Readings).Select(i => TimedReadings.Json(TimedReadings.Ago(TimeSpan.FromSeconds(60)), i)));
-            await TimedReadings.ConsumedAsync(app, 2 * Readings, Ct);
+            await stack.ProduceAsync(Enumerable.Range(Readings, Readings).Select(i => TimedReadings.Json(TimedReadings.Ago(TimeSpan.FromSeconds(60)), i)));
+            await TimedReadings.ConsumedAsync(stack.App, 2 * Readings, Ct);
 
             // Idle: every writer has caught up (a burst this size may cost a client some live
             // readings as too far behind; what it holds afterwards is the point here).
-            var broadcaster = app.Get<Broadcaster>();
+            var broadcaster = stack.App.Get<Broadcaster>();
             await Eventually.TrueAsync(() => broadcaster.Snapshot().All(c => c.QueuedCount == 0), "every writer caught up", Ct);
 
             var idle = ResilienceScale.SettledHeapBytes();

@@ -12,13 +12,11 @@ public sealed class ForwardedHeadersOffTests
     public async Task KnownProxiesAndNetworksWithForwardedHeadersOff_OneWarningAtStartNamesBoth()
     {
         var logs = new LogCapture();
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        await using var stack = await TestStack.StartAsync(new Dictionary<string, string?>
         {
             ["Hosting:KnownProxies:0"] = "10.42.0.15",
             ["Hosting:KnownNetworks:0"] = "10.42.0.0/16",
-        }, AuthSettings.Capture(logs)).StartAsync(Ct);
+        }, AuthSettings.Capture(logs), Ct);
 
         var line = Assert.Single(logs.Lines, l => l.Contains("[9201]", StringComparison.Ordinal));
         Assert.StartsWith("Warning", line, StringComparison.Ordinal);
@@ -29,9 +27,7 @@ public sealed class ForwardedHeadersOffTests
     public async Task NoTrustedProxies_NoWarningAtStart()
     {
         var logs = new LogCapture();
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, services: AuthSettings.Capture(logs)).StartAsync(Ct);
+        await using var stack = await TestStack.StartAsync(settings: null, services: AuthSettings.Capture(logs), Ct);
 
         Assert.DoesNotContain(logs.Lines, l => l.Contains("[9201]", StringComparison.Ordinal));
     }
@@ -40,10 +36,8 @@ public sealed class ForwardedHeadersOffTests
     public async Task RequestsWithXForwardedForWhileForwardedHeadersOff_WarnedOnce()
     {
         var logs = new LogCapture();
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, services: AuthSettings.Capture(logs)).StartAsync(Ct);
-        using var http = new HttpClient { BaseAddress = app.BaseAddress };
+        await using var stack = await TestStack.StartAsync(settings: null, services: AuthSettings.Capture(logs), Ct);
+        using var http = new HttpClient { BaseAddress = stack.App.BaseAddress };
 
         using (var plain = await http.GetAsync(new Uri("/health", UriKind.Relative), Ct))
         {

@@ -13,24 +13,22 @@ public sealed class ConnectionsPerUserTests
     [Fact]
     public async Task PerIpLimit_OneMoreConnection_Gets429WithRetryAfterAndAFreedSlotIsUsableAgain()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        await using var stack = await TestStack.StartAsync(new Dictionary<string, string?>
         {
             ["Streaming:MaxConnectionsPerUser"] = "2",
-        }).StartAsync(Ct);
-        await using var a = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
-        await using var b = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
+        }, Ct);
+        await using var a = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
+        await using var b = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
 
-        var (status, retryAfter) = await RefusedAsync(app.WebSocketUri());
+        var (status, retryAfter) = await RefusedAsync(stack.App.WebSocketUri());
         Assert.Equal(HttpStatusCode.TooManyRequests, status);
         Assert.True(int.TryParse(retryAfter, out var seconds) && seconds >= 1, $"Retry-After: {retryAfter}");
         // Refused before the upgrade: the two clients are all the server holds.
-        Assert.Equal(2, app.Get<Broadcaster>().Count);
+        Assert.Equal(2, stack.App.Get<Broadcaster>().Count);
 
         await a.DisposeAsync();
-        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 1, "the closed client is removed", Ct);
-        await using var c = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
+        await Eventually.TrueAsync(() => stack.App.Get<Broadcaster>().Count == 1, "the closed client is removed", Ct);
+        await using var c = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
     }
 
     [Fact]
@@ -38,16 +36,14 @@ public sealed class ConnectionsPerUserTests
     {
         const int Limit = 4;
         const int Held = 2;
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        await using var stack = await TestStack.StartAsync(new Dictionary<string, string?>
         {
             ["Streaming:MaxConnectionsPerUser"] = Limit.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        }).StartAsync(Ct);
+        }, Ct);
         var held = new List<WsClient>();
         for (var i = 0; i < Held; i++)
         {
-            held.Add(await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct));
+            held.Add(await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct));
         }
 
         // Many more attempts than free slots, at once; each accepted one ends one of three ways.
@@ -57,7 +53,7 @@ public sealed class ConnectionsPerUserTests
             using var socket = new ClientWebSocket();
             try
             {
-                await socket.ConnectAsync(app.WebSocketUri(), ct);
+                await socket.ConnectAsync(stack.App.WebSocketUri(), ct);
             }
             catch (WebSocketException)
             {
@@ -79,15 +75,15 @@ public sealed class ConnectionsPerUserTests
             }
         });
         Assert.True(accepted > 0, "no attempt got a slot");
-        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == Held, "only the held clients remain", Ct);
+        await Eventually.TrueAsync(() => stack.App.Get<Broadcaster>().Count == Held, "only the held clients remain", Ct);
 
         // A slot given back twice would let more than Limit in now; one never given back, fewer.
         for (var i = Held; i < Limit; i++)
         {
-            held.Add(await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct));
+            held.Add(await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct));
         }
 
-        Assert.Equal(HttpStatusCode.TooManyRequests, (await RefusedAsync(app.WebSocketUri())).Status);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await RefusedAsync(stack.App.WebSocketUri())).Status);
         foreach (var client in held)
         {
             await client.DisposeAsync();

@@ -16,13 +16,11 @@ public sealed class ManagementPortTests
     [Fact]
     public async Task PublicPort_MetricsInAnySpelling_Is404WhileManagementPortServesTheScrape()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        using var publicHttp = new HttpClient { BaseAddress = app.BaseAddress };
-        using var management = new HttpClient { BaseAddress = app.ManagementAddress };
+        await using var stack = await TestStack.StartAsync(Ct);
+        using var publicHttp = new HttpClient { BaseAddress = stack.App.BaseAddress };
+        using var management = new HttpClient { BaseAddress = stack.App.ManagementAddress };
 
-        Assert.NotEqual(app.BaseAddress.Port, app.ManagementAddress.Port);
+        Assert.NotEqual(stack.App.BaseAddress.Port, stack.App.ManagementAddress.Port);
         // Traefik's PathPrefix(`/metrics`) is case-sensitive and ASP.NET routing is not.
         foreach (var path in new[] { "/metrics", "/METRICS", "/Metrics", "/metrics/", "/metrics?format=text" })
         {
@@ -31,25 +29,23 @@ public sealed class ManagementPortTests
         }
 
         // The public port still does its job, and the management port counts it.
-        await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
+        await using var client = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
         await Scrape.UntilMetricsAsync(management, t => Scrape.Value(t, "energyws_connections") >= 1, "the client is counted", Ct);
     }
 
     [Fact]
     public async Task PublicHealth_SaysOnlyTheStatus_ManagementHealthHasEachCheck()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        using var publicHttp = new HttpClient { BaseAddress = app.BaseAddress };
-        using var management = new HttpClient { BaseAddress = app.ManagementAddress };
+        await using var stack = await TestStack.StartAsync(Ct);
+        using var publicHttp = new HttpClient { BaseAddress = stack.App.BaseAddress };
+        using var management = new HttpClient { BaseAddress = stack.App.ManagementAddress };
 
         await Scrape.UntilStatusAsync(publicHttp, "/health/ready", HttpStatusCode.OK, Eventually.DefaultTimeout, Ct);
         Assert.Equal("""{"status":"Healthy"}""", await publicHttp.GetStringAsync(new Uri("/health/ready", UriKind.Relative), Ct));
         Assert.Equal("""{"status":"Healthy"}""", await publicHttp.GetStringAsync(new Uri("/health", UriKind.Relative), Ct));
 
         var details = await management.GetStringAsync(new Uri("/health/ready", UriKind.Relative), Ct);
-        Assert.Contains($"\"kafka\":{{\"status\":\"Healthy\",\"description\":\"consuming {topic}\"}}", details, StringComparison.Ordinal);
+        Assert.Contains($"\"kafka\":{{\"status\":\"Healthy\",\"description\":\"consuming {stack.Topic}\"}}", details, StringComparison.Ordinal);
         Assert.Contains("\"lifecycle\":{\"status\":\"Healthy\"", details, StringComparison.Ordinal);
     }
 
@@ -57,19 +53,17 @@ public sealed class ManagementPortTests
     public async Task KestrelEndpointsWithHttps_ManagementPortStillServesAndPublicTlsPortDoesNot()
     {
         using var certificate = new TestCertificate();
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        await using var stack = await TestStack.StartAsync(new Dictionary<string, string?>
         {
             ["Kestrel:Endpoints:Tls:Url"] = "https://127.0.0.1:0",
             ["Kestrel:Endpoints:Tls:Certificate:Path"] = certificate.Path,
             ["Kestrel:Endpoints:Tls:Certificate:Password"] = TestCertificate.Password,
-        }).StartAsync(Ct);
-        var https = Assert.Single(app.Addresses);
+        }, Ct);
+        var https = Assert.Single(stack.App.Addresses);
         Assert.Equal(Uri.UriSchemeHttps, https.Scheme);
         using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (message, cert, chain, errors) => certificate.Validate(message, cert, chain, errors) };
         using var publicHttp = new HttpClient(handler) { BaseAddress = https };
-        using var management = new HttpClient { BaseAddress = app.ManagementAddress };
+        using var management = new HttpClient { BaseAddress = stack.App.ManagementAddress };
 
         Assert.Equal(HttpStatusCode.NotFound, (await publicHttp.GetAsync(new Uri("/metrics", UriKind.Relative), Ct)).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await publicHttp.GetAsync(new Uri("/health", UriKind.Relative), Ct)).StatusCode);
@@ -79,11 +73,9 @@ public sealed class ManagementPortTests
     [Fact]
     public async Task PublicPortLoopbackOnly_ManagementListenerBindsLoopbackOnly()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
+        await using var stack = await TestStack.StartAsync(Ct);
 
-        var bound = ManagementAddresses(app);
+        var bound = ManagementAddresses(stack.App);
         Assert.NotEmpty(bound);
         Assert.All(bound, address => Assert.True(address.IsLoopback, $"management listener on {address}"));
     }
@@ -91,14 +83,12 @@ public sealed class ManagementPortTests
     [Fact]
     public async Task ManagementHostEveryInterface_ManagementListenerBindsTheWildcard()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        await using var stack = await TestStack.StartAsync(new Dictionary<string, string?>
         {
             ["Management:Host"] = "*",
-        }).StartAsync(Ct);
+        }, Ct);
 
-        var address = Assert.Single(ManagementAddresses(app));
+        var address = Assert.Single(ManagementAddresses(stack.App));
         Assert.Contains(address.Host, new[] { "[::]", "0.0.0.0" });
     }
 
@@ -118,11 +108,9 @@ public sealed class ManagementPortTests
     [Fact]
     public async Task ManagementPort_ServesOnlyMetricsAndHealth_DashboardAndApiAre404()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        using var publicHttp = new HttpClient { BaseAddress = app.BaseAddress };
-        using var management = new HttpClient { BaseAddress = app.ManagementAddress };
+        await using var stack = await TestStack.StartAsync(Ct);
+        using var publicHttp = new HttpClient { BaseAddress = stack.App.BaseAddress };
+        using var management = new HttpClient { BaseAddress = stack.App.ManagementAddress };
 
         // The same files are there on the public port.
         Assert.Equal(HttpStatusCode.OK, (await publicHttp.GetAsync(new Uri("/", UriKind.Relative), Ct)).StatusCode);
@@ -145,11 +133,9 @@ public sealed class ManagementPortTests
     [InlineData("HEAD")]
     public async Task PublicPort_MetricsPathTricksOnTheWire_Are404(string method)
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        var publicPort = app.BaseAddress.Port;
-        var managementPort = app.ManagementAddress.Port;
+        await using var stack = await TestStack.StartAsync(Ct);
+        var publicPort = stack.App.BaseAddress.Port;
+        var managementPort = stack.App.ManagementAddress.Port;
 
         // The same raw request reaches the scrape on the management port, so a 404 below is the public port's answer.
         Assert.Equal(200, await StatusAsync(managementPort, $"{method} /metrics HTTP/1.1\r\nHost: 127.0.0.1:{managementPort}\r\n"));

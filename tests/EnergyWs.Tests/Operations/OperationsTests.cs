@@ -24,17 +24,15 @@ public sealed class OperationsTests
     public async Task Readiness_BrokerDownThenUp_GoesRedThenGreen()
     {
         Assert.SkipWhen(TestKafka.IsExternal, "needs the embedded broker to take it down");
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        using var http = new HttpClient { BaseAddress = app.ManagementAddress };
+        await using var stack = await TestStack.StartAsync(Ct);
+        using var http = new HttpClient { BaseAddress = stack.App.ManagementAddress };
 
         await Scrape.UntilStatusAsync(http, "/health/ready", HttpStatusCode.OK, Eventually.DefaultTimeout, Ct);
-        kafka.Embedded!.SetAllBrokers(false);
+        stack.Kafka.Embedded!.SetAllBrokers(false);
         var red = await Scrape.UntilStatusAsync(http, "/health/ready", HttpStatusCode.ServiceUnavailable, Eventually.DefaultTimeout, Ct);
         Assert.Contains("\"kafka\":{\"status\":\"Unhealthy\"", red, StringComparison.Ordinal);
         // The public port says red too, without the broker's error.
-        using (var publicHttp = new HttpClient { BaseAddress = app.BaseAddress })
+        using (var publicHttp = new HttpClient { BaseAddress = stack.App.BaseAddress })
         {
             using var publicReady = await publicHttp.GetAsync(new Uri("/health/ready", UriKind.Relative), Ct);
             Assert.Equal(HttpStatusCode.ServiceUnavailable, publicReady.StatusCode);
@@ -47,7 +45,7 @@ public sealed class OperationsTests
             Assert.Equal(HttpStatusCode.OK, live.StatusCode);
         }
 
-        kafka.Embedded.SetAllBrokers(true);
+        stack.Kafka.Embedded.SetAllBrokers(true);
         // librdkafka reconnects with backoff; allow it a generous window.
         await Scrape.UntilStatusAsync(http, "/health/ready", HttpStatusCode.OK, TimeSpan.FromSeconds(30), Ct);
     }
@@ -55,21 +53,16 @@ public sealed class OperationsTests
     [Fact]
     public async Task Metrics_AfterKnownTraffic_MatchIt()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        using var http = new HttpClient { BaseAddress = app.ManagementAddress };
-        await using var a = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
-        await using var b = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
-        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 2, "both clients are registered", Ct);
+        await using var stack = await TestStack.StartAsync(Ct);
+        using var http = new HttpClient { BaseAddress = stack.App.ManagementAddress };
+        await using var a = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
+        await using var b = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
+        await Eventually.TrueAsync(() => stack.App.Get<Broadcaster>().Count == 2, "both clients are registered", Ct);
 
         const int Good = 40;
         string[] garbage = ["hello world", "{\"power_w\":", "[1,2,3]"];
         var values = Enumerable.Range(0, Good).Select(SeedReadings.Json).Concat(garbage).ToList();
-        using (var producer = kafka.CreateProducer())
-        {
-            await SeedReadings.ProduceAsync(producer, topic, values);
-        }
+        await stack.ProduceAsync(values);
 
         var receivedA = await a.ReceiveManyAsync(Good);
         var receivedB = await b.ReceiveManyAsync(Good);
@@ -90,7 +83,7 @@ public sealed class OperationsTests
         Assert.Equal(0, Scrape.Value(text, "energyws_frames_dropped_total") ?? 0);
         // One latency sample per socket write: at least one write per client, at most one per frame.
         Assert.InRange(Scrape.Value(text, "energyws_delivery_latency_seconds_count") ?? 0, 2, 2 * Good);
-        Assert.Equal(0, Scrape.Value(text, "energyws_kafka_consumer_lag", ("topic", topic), ("partition", "0")));
+        Assert.Equal(0, Scrape.Value(text, "energyws_kafka_consumer_lag", ("topic", stack.Topic), ("partition", "0")));
         // The runtime's own meter is exported too.
         Assert.Contains("dotnet_gc_", text, StringComparison.Ordinal);
 
@@ -102,13 +95,11 @@ public sealed class OperationsTests
     [Fact]
     public async Task Metrics_ProducingWhilePaused_LagEqualsProduced()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        using var http = new HttpClient { BaseAddress = app.ManagementAddress };
+        await using var stack = await TestStack.StartAsync(Ct);
+        using var http = new HttpClient { BaseAddress = stack.App.ManagementAddress };
         // The consumer is held inside the first reading's hand-off (before it is counted or its
         // offset recorded), so the records stay in the broker as lag, as behind a stuck consumer.
-        var pipeline = app.Get<ReadingPipeline>();
+        var pipeline = stack.App.Get<ReadingPipeline>();
         using var release = new ManualResetEventSlim();
         var held = 0;
         void Hold(ReadingFrame _)
@@ -123,12 +114,9 @@ public sealed class OperationsTests
         try
         {
             const int Produced = 25;
-            using (var producer = kafka.CreateProducer())
-            {
-                await SeedReadings.ProduceAsync(producer, topic, Enumerable.Range(0, Produced).Select(SeedReadings.Json));
-            }
+            await stack.ProduceAsync(Enumerable.Range(0, Produced).Select(SeedReadings.Json));
 
-            var lag = (string t) => Scrape.Value(t, "energyws_kafka_consumer_lag", ("topic", topic), ("partition", "0"));
+            var lag = (string t) => Scrape.Value(t, "energyws_kafka_consumer_lag", ("topic", stack.Topic), ("partition", "0"));
             var text = await Scrape.UntilMetricsAsync(http, t => lag(t) == Produced, $"the lag is {Produced}", Ct);
             Assert.Equal(0, Scrape.Value(text, "energyws_readings_total") ?? 0);
 
@@ -204,55 +192,48 @@ public sealed class OperationsTests
     [Fact]
     public async Task Limits_MaxConnectionsPlusOne_Gets503WithRetryAfter()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        await using var stack = await TestStack.StartAsync(new Dictionary<string, string?>
         {
             ["Streaming:MaxConnections"] = "2",
-        }).StartAsync(Ct);
-        await using var a = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
-        await using var b = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
-        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 2, "two clients are registered", Ct);
+        }, Ct);
+        await using var a = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
+        await using var b = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
+        await Eventually.TrueAsync(() => stack.App.Get<Broadcaster>().Count == 2, "two clients are registered", Ct);
 
-        var (status, retryAfter) = await RefusedAsync(app.WebSocketUri());
+        var (status, retryAfter) = await RefusedAsync(stack.App.WebSocketUri());
         Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
         Assert.NotNull(retryAfter);
 
         // A freed slot is usable again.
         await a.DisposeAsync();
-        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 1, "the closed client is removed", Ct);
-        await using var c = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
+        await Eventually.TrueAsync(() => stack.App.Get<Broadcaster>().Count == 1, "the closed client is removed", Ct);
+        await using var c = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
     }
 
     [Fact]
     public async Task Limits_ConnectFloodFromOneIp_Gets429WithRetryAfter()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        await using var stack = await TestStack.StartAsync(new Dictionary<string, string?>
         {
             ["Streaming:ConnectAttemptsPerMinute"] = "1",
             ["Streaming:ConnectAttemptBurst"] = "3",
-        }).StartAsync(Ct);
-        using var http = new HttpClient { BaseAddress = app.ManagementAddress };
+        }, Ct);
+        using var http = new HttpClient { BaseAddress = stack.App.ManagementAddress };
 
         var clients = new List<WsClient>();
         for (var i = 0; i < 3; i++)
         {
-            clients.Add(await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct));
+            clients.Add(await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct));
         }
         // The handshake completes before the server registers the client; wait for the registration.
-        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 3, "three clients are registered", Ct);
+        await Eventually.TrueAsync(() => stack.App.Get<Broadcaster>().Count == 3, "three clients are registered", Ct);
 
-        var (status, retryAfter) = await RefusedAsync(app.WebSocketUri());
+        var (status, retryAfter) = await RefusedAsync(stack.App.WebSocketUri());
         Assert.Equal(HttpStatusCode.TooManyRequests, status);
         Assert.True(int.TryParse(retryAfter, out var seconds) && seconds >= 1, $"Retry-After: {retryAfter}");
 
         // Clients already connected are untouched by the limit: each still receives the next reading.
-        using (var producer = kafka.CreateProducer())
-        {
-            await SeedReadings.ProduceAsync(producer, topic, [SeedReadings.Json(1)]);
-        }
+        await stack.ProduceAsync([SeedReadings.Json(1)]);
         foreach (var client in clients)
         {
             Assert.Equal(SeedReadings.Json(1), await client.ReceiveAsync());

@@ -32,14 +32,12 @@ public sealed class BenchSupportTests
     [Fact]
     public async Task SocketSendBufferBytes_AppliesToTheListeningSocket()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        await using var stack = await TestStack.StartAsync(new Dictionary<string, string?>
         {
             ["Streaming:SocketSendBufferBytes"] = "65536",
-        }).StartAsync(Ct);
+        }, Ct);
 
-        var transport = app.Get<IOptions<SocketTransportOptions>>().Value;
+        var transport = stack.App.Get<IOptions<SocketTransportOptions>>().Value;
         using var socket = transport.CreateBoundListenSocket(new IPEndPoint(IPAddress.Loopback, 0));
 
         // Linux doubles the requested size for bookkeeping; an untouched socket reports tcp_wmem's 16 KiB default.

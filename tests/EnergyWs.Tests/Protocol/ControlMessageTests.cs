@@ -14,10 +14,8 @@ public sealed class ControlMessageTests
     [Fact]
     public async Task Ping_IsAnsweredWithPongAndCurrentTimestamp()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
+        await using var stack = await TestStack.StartAsync(Ct);
+        await using var client = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
 
         var before = DateTimeOffset.UtcNow.AddSeconds(-1);
         await client.SendAsync("""{"type":"ping"}""");
@@ -31,11 +29,8 @@ public sealed class ControlMessageTests
     [Fact]
     public async Task Subscribe_NarrowsAndWidensTheSelectionLive()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
-        using var producer = kafka.CreateProducer();
+        await using var stack = await TestStack.StartAsync(Ct);
+        await using var client = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
         var start = TimedReadings.Ago(TimeSpan.FromMinutes(1));
 
         await client.SendAsync("""{"type":"subscribe","devices":["meter-a"],"channels":["0","1"]}""");
@@ -46,12 +41,12 @@ public sealed class ControlMessageTests
         Assert.Equal("""{"type":"subscribed","devices":["meter-b"],"channels":["0","1"]}""", await client.ReceiveAsync());
 
         // A seed reading has no device: the narrowed client must not get it.
-        await SeedReadings.ProduceAsync(producer, topic, [TimedReadings.Series(start, 0)]);
-        await TimedReadings.ConsumedAsync(app, 1, Ct);
+        await stack.ProduceAsync([TimedReadings.Series(start, 0)]);
+        await TimedReadings.ConsumedAsync(stack.App, 1, Ct);
 
         await client.SendAsync("""{"type":"subscribe","devices":null,"channels":null}""");
         Assert.Equal("""{"type":"subscribed","devices":null,"channels":null}""", await client.ReceiveAsync());
-        await SeedReadings.ProduceAsync(producer, topic, [TimedReadings.Series(start, 1)]);
+        await stack.ProduceAsync([TimedReadings.Series(start, 1)]);
         Assert.Equal(TimedReadings.Series(start, 1), await client.ReceiveAsync());
     }
 
@@ -67,10 +62,8 @@ public sealed class ControlMessageTests
     [InlineData("""{"type":"unsubscribe","devices":["a"]}""", "invalid_message")]
     public async Task InvalidMessage_IsAnsweredWithErrorAndConnectionStaysOpen(string message, string code)
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
+        await using var stack = await TestStack.StartAsync(Ct);
+        await using var client = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
 
         await client.SendAsync(message);
         using var error = JsonDocument.Parse(await client.ReceiveAsync());
@@ -85,10 +78,8 @@ public sealed class ControlMessageTests
     [Fact]
     public async Task TooManyDevices_IsAnsweredWithTooManyValues()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
+        await using var stack = await TestStack.StartAsync(Ct);
+        await using var client = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
         var first = string.Join(',', Enumerable.Range(0, 40).Select(i => $"\"d{i}\""));
         var second = string.Join(',', Enumerable.Range(40, 40).Select(i => $"\"d{i}\""));
 
@@ -96,16 +87,14 @@ public sealed class ControlMessageTests
         Assert.StartsWith("""{"type":"subscribed","devices":["d0",""", await client.ReceiveAsync(), StringComparison.Ordinal);
         await client.SendAsync($$"""{"type":"subscribe","devices":[{{second}}]}""");
         Assert.Contains("\"too_many_values\"", await client.ReceiveAsync(), StringComparison.Ordinal);
-        Assert.Equal(40, Assert.Single(app.Get<Broadcaster>().Snapshot()).Selection.Devices!.Count);
+        Assert.Equal(40, Assert.Single(stack.App.Get<Broadcaster>().Snapshot()).Selection.Devices!.Count);
     }
 
     [Fact]
     public async Task Flooding_GetsRateLimitedErrorThenClose1008()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
+        await using var stack = await TestStack.StartAsync(Ct);
+        await using var client = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
 
         var ping = Encoding.UTF8.GetBytes("""{"type":"ping"}""");
         for (var i = 0; i < 200 && client.Socket.State == WebSocketState.Open; i++)

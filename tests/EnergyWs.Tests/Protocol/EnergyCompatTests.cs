@@ -17,16 +17,13 @@ public sealed class EnergyCompatTests
     [Fact]
     public async Task Energy_StreamsReadingsInTheOriginalEnvelopeFromConnect()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        await using var compat = await WsClient.ConnectAsync(app.WebSocketUri("/ws/energy"), cancellationToken: Ct);
-        await using var plain = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
-        await Eventually.TrueAsync(() => app.Get<EnergyWs.Streaming.Broadcaster>().Count == 2, "both clients are registered", Ct);
+        await using var stack = await TestStack.StartAsync(Ct);
+        await using var compat = await WsClient.ConnectAsync(stack.App.WebSocketUri("/ws/energy"), cancellationToken: Ct);
+        await using var plain = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
+        await Eventually.TrueAsync(() => stack.App.Get<EnergyWs.Streaming.Broadcaster>().Count == 2, "both clients are registered", Ct);
         var start = TimedReadings.Ago(TimeSpan.FromMinutes(1));
 
-        using var producer = kafka.CreateProducer();
-        await SeedReadings.ProduceAsync(producer, topic, [TimedReadings.Series(start, 0), TimedReadings.Series(start, 1)]);
+        await stack.ProduceAsync([TimedReadings.Series(start, 0), TimedReadings.Series(start, 1)]);
 
         Assert.Equal([Envelope(start, TimedReadings.Series(start, 0)), Envelope(start.AddSeconds(1), TimedReadings.Series(start, 1))], await compat.ReceiveManyAsync(2));
         Assert.Equal([TimedReadings.Series(start, 0), TimedReadings.Series(start, 1)], await plain.ReceiveManyAsync(2));
@@ -37,10 +34,8 @@ public sealed class EnergyCompatTests
     [InlineData(WebSocketMessageType.Binary)]
     public async Task Energy_ControlMessages_GetTheOriginalAnswers(WebSocketMessageType frameType)
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        await using var client = await WsClient.ConnectAsync(app.WebSocketUri("/ws/energy"), cancellationToken: Ct);
+        await using var stack = await TestStack.StartAsync(Ct);
+        await using var client = await WsClient.ConnectAsync(stack.App.WebSocketUri("/ws/energy"), cancellationToken: Ct);
         Task SendAsync(string text) => client.Socket.SendAsync(Encoding.UTF8.GetBytes(text), frameType, true, Ct);
 
         await SendAsync("""{"type":"subscribe","streams":["energy"]}""");
@@ -71,36 +66,30 @@ public sealed class EnergyCompatTests
     [Fact]
     public async Task Energy_Unsubscribe_StopsDataAndSubscribeResumesIt()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        await using var client = await WsClient.ConnectAsync(app.WebSocketUri("/ws/energy"), cancellationToken: Ct);
-        using var producer = kafka.CreateProducer();
+        await using var stack = await TestStack.StartAsync(Ct);
+        await using var client = await WsClient.ConnectAsync(stack.App.WebSocketUri("/ws/energy"), cancellationToken: Ct);
         var start = TimedReadings.Ago(TimeSpan.FromMinutes(1));
 
         await client.SendAsync("""{"type":"unsubscribe","streams":["energy"]}""");
         Assert.Equal("""{"type":"unsubscribed","streams":["energy"]}""", await client.ReceiveAsync());
-        await SeedReadings.ProduceAsync(producer, topic, [TimedReadings.Series(start, 0)]);
-        await TimedReadings.ConsumedAsync(app, 1, Ct);
+        await stack.ProduceAsync([TimedReadings.Series(start, 0)]);
+        await TimedReadings.ConsumedAsync(stack.App, 1, Ct);
 
         await client.SendAsync("""{"type":"subscribe","streams":["energy"]}""");
         Assert.Equal("""{"type":"subscribed","streams":["energy"]}""", await client.ReceiveAsync());
-        await SeedReadings.ProduceAsync(producer, topic, [TimedReadings.Series(start, 1)]);
+        await stack.ProduceAsync([TimedReadings.Series(start, 1)]);
         Assert.Equal(Envelope(start.AddSeconds(1), TimedReadings.Series(start, 1)), await client.ReceiveAsync());
     }
 
     [Fact]
     public async Task Energy_HistoryReplay_IsEnvelopedToo()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
+        await using var stack = await TestStack.StartAsync(Ct);
         var start = TimedReadings.Ago(TimeSpan.FromMinutes(5));
-        using var producer = kafka.CreateProducer();
-        await SeedReadings.ProduceAsync(producer, topic, [TimedReadings.Series(start, 0), TimedReadings.Series(start, 1)]);
-        await TimedReadings.ConsumedAsync(app, 2, Ct);
+        await stack.ProduceAsync([TimedReadings.Series(start, 0), TimedReadings.Series(start, 1)]);
+        await TimedReadings.ConsumedAsync(stack.App, 2, Ct);
 
-        await using var client = await WsClient.ConnectAsync(app.WebSocketUri("/ws/energy?history=1h"), cancellationToken: Ct);
+        await using var client = await WsClient.ConnectAsync(stack.App.WebSocketUri("/ws/energy?history=1h"), cancellationToken: Ct);
 
         Assert.Equal([Envelope(start, TimedReadings.Series(start, 0)), Envelope(start.AddSeconds(1), TimedReadings.Series(start, 1))], await client.ReceiveManyAsync(2));
     }

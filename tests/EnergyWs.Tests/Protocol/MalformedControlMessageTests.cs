@@ -56,10 +56,8 @@ public sealed class MalformedControlMessageTests
         // \xFF in the literal is U+00FF; written as Latin-1 it is the single invalid UTF-8 byte 0xFF.
         var payload = Encoding.Latin1.GetBytes(message);
         var logs = new LogCapture();
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, services: AuthSettings.Capture(logs)).StartAsync(Ct);
-        await using var client = await WsClient.ConnectAsync(app.WebSocketUri(path), cancellationToken: Ct);
+        await using var stack = await TestStack.StartAsync(settings: null, services: AuthSettings.Capture(logs), Ct);
+        await using var client = await WsClient.ConnectAsync(stack.App.WebSocketUri(path), cancellationToken: Ct);
 
         await client.Socket.SendAsync(payload, binary ? WebSocketMessageType.Binary : WebSocketMessageType.Text, true, Ct);
         using var error = JsonDocument.Parse(await client.ReceiveAsync());
@@ -75,11 +73,8 @@ public sealed class MalformedControlMessageTests
     public async Task MutatedAndRandomMessages_AnsweredOrClosedWithDocumentedCode_BystanderGetsEveryReading()
     {
         var logs = new LogCapture();
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, services: AuthSettings.Capture(logs)).StartAsync(Ct);
-        await using var bystander = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
-        using var producer = kafka.CreateProducer();
+        await using var stack = await TestStack.StartAsync(settings: null, services: AuthSettings.Capture(logs), Ct);
+        await using var bystander = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
         var produced = new List<string>();
 
         WsClient? client = null;
@@ -102,10 +97,10 @@ public sealed class MalformedControlMessageTests
                         }
 
                         // Both routes, in turn: their error replies differ in shape, not in rules.
-                        client = await WsClient.ConnectAsync(app.WebSocketUri(connections++ % 2 == 0 ? "/ws" : "/ws/energy"), cancellationToken: Ct);
+                        client = await WsClient.ConnectAsync(stack.App.WebSocketUri(connections++ % 2 == 0 ? "/ws" : "/ws/energy"), cancellationToken: Ct);
                         sentOnConnection = 0;
                         produced.Add(SeedReadings.Json(produced.Count));
-                        await SeedReadings.ProduceAsync(producer, topic, [produced[^1]]);
+                        await stack.ProduceAsync([produced[^1]]);
                     }
 
                     sentOnConnection++;

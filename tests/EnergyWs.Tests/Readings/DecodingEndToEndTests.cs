@@ -16,9 +16,7 @@ public sealed class DecodingEndToEndTests
     [Fact]
     public async Task MixedFormatsEnvelopesAndGarbage_ExactlyExpectedReadingsInOrder_DeviceFilterHonoured()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        await using var stack = await TestStack.StartAsync(new Dictionary<string, string?>
         {
             // The Redpanda Connect bridge of the original deployment, recognized by its shape.
             ["Readings:Mappings:0:Require:0"] = "tags.device_serial",
@@ -28,10 +26,10 @@ public sealed class DecodingEndToEndTests
             ["Readings:Mappings:0:Fields:voltage"] = "fields.voltage_l1",
             ["Readings:Mappings:0:Fields:current"] = "fields.current_l1",
             ["Readings:Mappings:0:Fields:energy_kwh"] = "fields.active_energy_total*0.001",
-        }).StartAsync(Ct);
-        await using var all = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
-        await using var gen1Only = await WsClient.ConnectAsync(app.WebSocketUri($"/ws?device={Gen1Device}"), cancellationToken: Ct);
-        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 2, "both clients are registered", Ct);
+        }, Ct);
+        await using var all = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
+        await using var gen1Only = await WsClient.ConnectAsync(stack.App.WebSocketUri($"/ws?device={Gen1Device}"), cancellationToken: Ct);
+        await Eventually.TrueAsync(() => stack.App.Get<Broadcaster>().Count == 2, "both clients are registered", Ct);
 
         const long T0 = 1767900600000; // 2026-01-08T19:30:00Z
         var gen1Power = $"shellies/{Gen1Device}/emeter/0/power";
@@ -55,11 +53,11 @@ public sealed class DecodingEndToEndTests
             Msg(gen1Power, "-12.5", T0 + 500),
             Msg(null, SeedReadings.Json(2)),
         };
-        using (var producer = kafka.CreateProducer())
+        using (var producer = stack.Kafka.CreateProducer())
         {
             foreach (var record in records)
             {
-                producer.Produce(topic, record);
+                producer.Produce(stack.Topic, record);
             }
 
             await Task.Run(() => producer.Flush(TimeSpan.FromSeconds(30)), Ct);

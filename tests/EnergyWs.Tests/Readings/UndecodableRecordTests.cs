@@ -18,20 +18,15 @@ public sealed class UndecodableRecordTests
     public async Task LoneSurrogateDevice_SkippedAsBadTextAndCounted_NextRecordStreams_NoErrorLogged()
     {
         var logs = new LogCapture();
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, services: AuthSettings.Capture(logs)).StartAsync(Ct);
-        using var totals = new MetricTotals(app.Get<IMeterFactory>(), "energyws_decode_errors_total");
-        await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
-        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 1, "the client is registered", Ct);
+        await using var stack = await TestStack.StartAsync(settings: null, services: AuthSettings.Capture(logs), Ct);
+        using var totals = new MetricTotals(stack.App.Get<IMeterFactory>(), "energyws_decode_errors_total");
+        await using var client = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
+        await Eventually.TrueAsync(() => stack.App.Get<Broadcaster>().Count == 1, "the client is registered", Ct);
 
         // A normalized reading naming its device, the device an escaped lone surrogate; several,
         // so a per-record error log would show.
         const string Poisoned = """{"timestamp":"2026-01-08T19:30:00Z","power_w":1,"device":"\ud800"}""";
-        using (var producer = kafka.CreateProducer())
-        {
-            await SeedReadings.ProduceAsync(producer, topic, [Poisoned, Poisoned, Poisoned, SeedReadings.Json(1)]);
-        }
+        await stack.ProduceAsync([Poisoned, Poisoned, Poisoned, SeedReadings.Json(1)]);
 
         Assert.Equal(SeedReadings.Json(1), await client.ReceiveAsync());
         await Eventually.TrueAsync(() => totals.Total("energyws_decode_errors_total") == 3, "three records are counted as skipped", Ct);

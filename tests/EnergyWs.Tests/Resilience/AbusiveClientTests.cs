@@ -16,12 +16,10 @@ public sealed class AbusiveClientTests
     public async Task OversizedFrames_ManyClients_EachClosed1009AndBystanderUnaffected()
     {
         var abusers = ResilienceScale.Pick(20, 200);
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        await using var bystander = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
-        var clients = await BrokerOutageTests.ConnectAsync(app, abusers);
-        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == abusers + 1, "every client is registered", Ct);
+        await using var stack = await TestStack.StartAsync(Ct);
+        await using var bystander = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
+        var clients = await BrokerOutageTests.ConnectAsync(stack.App, abusers);
+        await Eventually.TrueAsync(() => stack.App.Get<Broadcaster>().Count == abusers + 1, "every client is registered", Ct);
 
         // 1 MiB text frames, sent without waiting: the server must stop reading at 4 KiB.
         var sw = Stopwatch.StartNew();
@@ -36,12 +34,9 @@ public sealed class AbusiveClientTests
 
         var allClosed = sw.Elapsed;
         await Task.WhenAll(sends);
-        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 1, "the abusers are removed", Ct);
+        await Eventually.TrueAsync(() => stack.App.Get<Broadcaster>().Count == 1, "the abusers are removed", Ct);
 
-        using (var producer = kafka.CreateProducer())
-        {
-            await SeedReadings.ProduceAsync(producer, topic, [SeedReadings.Json(1), SeedReadings.Json(2)]);
-        }
+        await stack.ProduceAsync([SeedReadings.Json(1), SeedReadings.Json(2)]);
 
         Assert.Equal([SeedReadings.Json(1), SeedReadings.Json(2)], await bystander.ReceiveManyAsync(2));
         Assert.False(bystander.Closed.IsCompleted);
@@ -56,24 +51,21 @@ public sealed class AbusiveClientTests
     public async Task MessageFlood_OneClientSendsThousandsPerSecond_RateLimitedThenClosedOthersUnaffected()
     {
         var readings = ResilienceScale.Pick(100, 500);
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        await using var abuser = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
-        await using var bystander = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
-        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 2, "both clients are registered", Ct);
+        await using var stack = await TestStack.StartAsync(Ct);
+        await using var abuser = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
+        await using var bystander = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
+        await Eventually.TrueAsync(() => stack.App.Get<Broadcaster>().Count == 2, "both clients are registered", Ct);
 
-        using var producer = kafka.CreateProducer();
         var produce = Task.Run(async () =>
         {
             using var ticker = new PeriodicTimer(TimeSpan.FromMilliseconds(10));
             for (var i = 0; i < readings; i++)
             {
                 await ticker.WaitForNextTickAsync(Ct);
-                producer.Produce(new Confluent.Kafka.TopicPartition(topic, 0), new Confluent.Kafka.Message<byte[]?, byte[]?> { Value = Encoding.UTF8.GetBytes(SeedReadings.Json(i)) });
+                stack.Producer.Produce(new Confluent.Kafka.TopicPartition(stack.Topic, 0), new Confluent.Kafka.Message<byte[]?, byte[]?> { Value = Encoding.UTF8.GetBytes(SeedReadings.Json(i)) });
             }
 
-            producer.Flush(TimeSpan.FromSeconds(10));
+            stack.Producer.Flush(TimeSpan.FromSeconds(10));
         }, Ct);
 
         // Control messages, binary garbage and junk text as fast as the socket takes them, until the server cuts it off.
@@ -112,7 +104,7 @@ public sealed class AbusiveClientTests
         await produce;
         var expected = Enumerable.Range(0, readings).Select(SeedReadings.Json).ToList();
         Assert.Equal(expected, await bystander.ReceiveManyAsync(expected.Count));
-        Assert.Equal(1, app.Get<Broadcaster>().Count);
+        Assert.Equal(1, stack.App.Get<Broadcaster>().Count);
         ResilienceScale.Report("message flood",
             $"one client sent {sent:N0} messages in {cutOff.TotalMilliseconds:N0} ms (half binary garbage up to 4 KiB): closed 1008 \"rate limited\"; a bystander received all {expected.Count} readings in order");
     }
@@ -121,25 +113,23 @@ public sealed class AbusiveClientTests
     public async Task HalfOpenPeer_NeverAnswersPings_ClosedByPongTimeoutWhileHealthyClientStays()
     {
         var peers = ResilienceScale.Pick(10, 100);
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        await using var stack = await TestStack.StartAsync(new Dictionary<string, string?>
         {
             ["Streaming:PingInterval"] = "00:00:01",
             ["Streaming:PongTimeout"] = "00:00:01",
-        }).StartAsync(Ct);
-        using var totals = new MetricTotals(app.Get<IMeterFactory>(), "energyws_clients_closed_total");
-        await using var healthy = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
+        }, Ct);
+        using var totals = new MetricTotals(stack.App.Get<IMeterFactory>(), "energyws_clients_closed_total");
+        await using var healthy = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
 
         var sw = Stopwatch.StartNew();
         var halfOpen = new List<RawPeer>();
         for (var i = 0; i < peers; i++)
         {
-            halfOpen.Add(await RawPeer.UpgradeAsync(app.BaseAddress, Ct));
+            halfOpen.Add(await RawPeer.UpgradeAsync(stack.App.BaseAddress, Ct));
         }
 
-        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == peers + 1, "every peer is registered", Ct);
-        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 1, "the half-open peers are dropped", Ct);
+        await Eventually.TrueAsync(() => stack.App.Get<Broadcaster>().Count == peers + 1, "every peer is registered", Ct);
+        await Eventually.TrueAsync(() => stack.App.Get<Broadcaster>().Count == 1, "the half-open peers are dropped", Ct);
         var dropped = sw.Elapsed;
 
         // Ping every 1 s, pong due within 1 s: a silent peer is gone after about 2 s.
@@ -147,10 +137,7 @@ public sealed class AbusiveClientTests
         Assert.Equal(peers, totals.Total("energyws_clients_closed_total", "connection_lost"));
 
         // The healthy client answers pings (ClientWebSocket does so on its own) and keeps streaming.
-        using (var producer = kafka.CreateProducer())
-        {
-            await SeedReadings.ProduceAsync(producer, topic, [SeedReadings.Json(3)]);
-        }
+        await stack.ProduceAsync([SeedReadings.Json(3)]);
 
         Assert.Equal(SeedReadings.Json(3), await healthy.ReceiveAsync());
         Assert.False(healthy.Closed.IsCompleted);
@@ -166,10 +153,8 @@ public sealed class AbusiveClientTests
     public async Task BadUpgradeAttempts_Thousands_AllRefusedAndNoMemoryGrowth()
     {
         var attempts = ResilienceScale.Pick(2_000, 10_000);
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        var port = app.BaseAddress.Port;
+        await using var stack = await TestStack.StartAsync(Ct);
+        var port = stack.App.BaseAddress.Port;
         var tooManyDevices = "/ws?" + string.Join('&', Enumerable.Range(0, 65).Select(i => $"device=d{i}"));
         var requests = new[]
         {
@@ -186,7 +171,7 @@ public sealed class AbusiveClientTests
             var statuses = new int[count];
             await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = Ct }, async (i, ct) =>
             {
-                var (peer, status) = await RawPeer.SendAsync(app.BaseAddress, requests[i % requests.Length], ct);
+                var (peer, status) = await RawPeer.SendAsync(stack.App.BaseAddress, requests[i % requests.Length], ct);
                 peer.Dispose();
                 statuses[i] = status;
             });
@@ -202,12 +187,12 @@ public sealed class AbusiveClientTests
 
         // 4xx, or 505 for the made-up HTTP version; never an upgrade, never a server error.
         Assert.All(statuses, s => Assert.True(s is >= 400 and < 500 or 505, $"status {s}"));
-        Assert.Equal(0, app.Get<Broadcaster>().Count);
+        Assert.Equal(0, stack.App.Get<Broadcaster>().Count);
         Assert.True(heapAfter <= heapBefore * 1.10, $"managed heap {ResilienceScale.Mb(heapBefore)} before, {ResilienceScale.Mb(heapAfter)} after {attempts} bad upgrades (> +10 %)");
 
         // The service still upgrades a good request afterwards.
-        await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
-        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 1, "a good client is registered", Ct);
+        await using var client = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
+        await Eventually.TrueAsync(() => stack.App.Get<Broadcaster>().Count == 1, "a good client is registered", Ct);
         ResilienceScale.Report("bad upgrades",
             $"{attempts:N0} bad upgrade requests ({requests.Length} kinds) in {elapsed.TotalSeconds:0.0} s: all refused ({string.Join(", ", statuses.GroupBy(s => s).OrderBy(g => g.Key).Select(g => $"{g.Key}x{g.Count()}"))}); " +
             $"managed heap {ResilienceScale.Mb(heapBefore)} -> {ResilienceScale.Mb(heapAfter)}");

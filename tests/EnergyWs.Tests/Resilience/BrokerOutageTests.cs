@@ -20,29 +20,26 @@ public sealed class BrokerOutageTests
         var outage = ResilienceScale.Pick(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(10));
         const int ratePerSecond = 20;
 
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, services: s => s.AddFakeLogging()).StartAsync(Ct);
-        using var http = new HttpClient { BaseAddress = app.BaseAddress };
-        var clients = await ConnectAsync(app, clientCount);
-        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == clientCount, "every client is registered", Ct);
+        await using var stack = await TestStack.StartAsync(settings: null, services: s => s.AddFakeLogging(), Ct);
+        using var http = new HttpClient { BaseAddress = stack.App.BaseAddress };
+        var clients = await ConnectAsync(stack.App, clientCount);
+        await Eventually.TrueAsync(() => stack.App.Get<Broadcaster>().Count == clientCount, "every client is registered", Ct);
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/health/ready", Ct)).StatusCode);
 
-        using var producer = kafka.CreateProducer();
         var next = 0;
-        await SeedReadings.ProduceAsync(producer, topic, Enumerable.Range(next, 20).Select(SeedReadings.Json));
+        await stack.ProduceAsync(Enumerable.Range(next, 20).Select(SeedReadings.Json));
         next += 20;
 
-        // Down. The producer keeps accepting readings and buffers them until the broker returns
+        // Down. The stack.Producer keeps accepting readings and buffers them until the broker returns
         // (everything before was flushed, so no request is in flight when the broker vanishes).
         var down = Stopwatch.StartNew();
-        kafka.Embedded!.SetAllBrokers(false);
+        stack.Kafka.Embedded!.SetAllBrokers(false);
         TimeSpan? red = null;
         using var ticker = new PeriodicTimer(TimeSpan.FromSeconds(1.0 / ratePerSecond));
         while (down.Elapsed < outage)
         {
             await ticker.WaitForNextTickAsync(Ct);
-            producer.Produce(topic, new Confluent.Kafka.Message<byte[]?, byte[]?> { Value = System.Text.Encoding.UTF8.GetBytes(SeedReadings.Json(next++)) });
+            stack.Producer.Produce(stack.Topic, new Confluent.Kafka.Message<byte[]?, byte[]?> { Value = System.Text.Encoding.UTF8.GetBytes(SeedReadings.Json(next++)) });
             if (red is null && (await http.GetAsync("/health/ready", Ct)).StatusCode == HttpStatusCode.ServiceUnavailable)
             {
                 red = down.Elapsed;
@@ -50,16 +47,16 @@ public sealed class BrokerOutageTests
         }
 
         Assert.True(red is not null, $"/health/ready stayed green through a {outage.TotalSeconds} s outage");
-        Assert.Equal(clientCount, app.Get<Broadcaster>().Count);
+        Assert.Equal(clientCount, stack.App.Get<Broadcaster>().Count);
         Assert.DoesNotContain(clients, c => c.Closed.IsCompleted);
 
         var up = Stopwatch.StartNew();
-        kafka.Embedded.SetAllBrokers(true);
+        stack.Kafka.Embedded.SetAllBrokers(true);
         var producedDuringOutage = next - 20;
-        await SeedReadings.ProduceAsync(producer, topic, Enumerable.Range(next, 20).Select(SeedReadings.Json));
+        await stack.ProduceAsync(Enumerable.Range(next, 20).Select(SeedReadings.Json));
         next += 20;
         var marker = next;
-        await SeedReadings.ProduceAsync(producer, topic, [SeedReadings.Json(marker)]);
+        await stack.ProduceAsync([SeedReadings.Json(marker)]);
 
         // Exactly once, in order: every reading up to the marker and nothing between (no duplicate, no gap).
         var expected = Enumerable.Range(0, marker + 1).Select(SeedReadings.Json).ToList();
@@ -77,11 +74,11 @@ public sealed class BrokerOutageTests
         }
 
         var green = up.Elapsed;
-        Assert.Equal(clientCount, app.Get<Broadcaster>().Count);
+        Assert.Equal(clientCount, stack.App.Get<Broadcaster>().Count);
         Assert.DoesNotContain(clients, c => c.Closed.IsCompleted);
 
         // Errors while the broker is away are reported at most once per 10 s, with the count suppressed.
-        var kafkaErrors = app.Services.GetFakeLogCollector().GetSnapshot().Count(r => r.Id.Id == 1003);
+        var kafkaErrors = stack.App.Services.GetFakeLogCollector().GetSnapshot().Count(r => r.Id.Id == 1003);
         var allowed = 2 + (int)(outage.TotalSeconds / 10);
         Assert.True(kafkaErrors <= allowed, $"{kafkaErrors} Kafka error lines for a {outage.TotalSeconds} s outage (allowed {allowed})");
 

@@ -19,14 +19,12 @@ public sealed class ChurnTests
         var cycles = ResilienceScale.Pick(2_000, 20_000);
         var warmUp = ResilienceScale.Pick(400, 2_000);
 
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        using var totals = new MetricTotals(app.Get<IMeterFactory>(), "energyws_connections", "energyws_connections_total", "energyws_clients_closed_total");
-        var broadcaster = app.Get<Broadcaster>();
+        await using var stack = await TestStack.StartAsync(Ct);
+        using var totals = new MetricTotals(stack.App.Get<IMeterFactory>(), "energyws_connections", "energyws_connections_total", "energyws_clients_closed_total");
+        var broadcaster = stack.App.Get<Broadcaster>();
 
         // Warm-up fills pools and caches (Kestrel's memory pool, JIT, thread pool) to the level the churn needs.
-        await ChurnAsync(app, warmUp, sample: null);
+        await ChurnAsync(stack.App, warmUp, sample: null);
         await Eventually.TrueAsync(() => broadcaster.Count == 0 && totals.Total("energyws_connections") == 0, "warm-up connections are gone", Ct);
 
         // The gauge drops just before the close is counted (two instruments, one after the other):
@@ -40,7 +38,7 @@ public sealed class ChurnTests
         // Weak references to connections seen registered mid-churn: they must all be collectable after.
         var sampled = new List<WeakReference>();
         var sw = Stopwatch.StartNew();
-        await ChurnAsync(app, cycles, sampled);
+        await ChurnAsync(stack.App, cycles, sampled);
         var elapsed = sw.Elapsed;
 
         await Eventually.TrueAsync(() => broadcaster.Count == 0 && totals.Total("energyws_connections") == 0, "the connections gauge is back to 0", Ct);

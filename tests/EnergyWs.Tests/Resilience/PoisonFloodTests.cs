@@ -35,30 +35,28 @@ public sealed class PoisonFloodTests
         var valid = ResilienceScale.Pick(500, 1_000);
         var invalid = ResilienceScale.Pick(5_000, 10_000);
 
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        await using var stack = await TestStack.StartAsync(new Dictionary<string, string?>
         {
             ["Readings:MaxRecordBytes"] = MaxRecordBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        }).StartAsync(Ct);
-        using var totals = new MetricTotals(app.Get<IMeterFactory>(), "energyws_decode_errors_total", "energyws_readings_total");
-        await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
-        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 1, "the client is registered", Ct);
+        }, Ct);
+        using var totals = new MetricTotals(stack.App.Get<IMeterFactory>(), "energyws_decode_errors_total", "energyws_readings_total");
+        await using var client = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
+        await Eventually.TrueAsync(() => stack.App.Get<Broadcaster>().Count == 1, "the client is registered", Ct);
 
         // invalid/valid poison records after each valid one, cycling through every kind.
         var expectedByReason = new Dictionary<string, long>();
         var perValid = invalid / valid;
         var sw = Stopwatch.StartNew();
-        using (var producer = kafka.CreateProducer())
+        using (var producer = stack.Kafka.CreateProducer())
         {
             var p = 0;
             for (var i = 0; i < valid; i++)
             {
-                producer.Produce(topic, new Confluent.Kafka.Message<byte[]?, byte[]?> { Value = Encoding.UTF8.GetBytes(SeedReadings.Json(i)) });
+                producer.Produce(stack.Topic, new Confluent.Kafka.Message<byte[]?, byte[]?> { Value = Encoding.UTF8.GetBytes(SeedReadings.Json(i)) });
                 for (var j = 0; j < perValid; j++, p++)
                 {
                     var (reason, value) = Poison[p % Poison.Length];
-                    producer.Produce(topic, new Confluent.Kafka.Message<byte[]?, byte[]?> { Value = value });
+                    producer.Produce(stack.Topic, new Confluent.Kafka.Message<byte[]?, byte[]?> { Value = value });
                     expectedByReason[reason] = expectedByReason.GetValueOrDefault(reason) + 1;
                 }
             }
@@ -74,7 +72,7 @@ public sealed class PoisonFloodTests
         var counted = totals.ByTag("energyws_decode_errors_total");
         Assert.Equal(expectedByReason.OrderBy(kv => kv.Key), counted.OrderBy(kv => kv.Key));
         Assert.Equal(valid, totals.Total("energyws_readings_total"));
-        Assert.Equal(1, app.Get<Broadcaster>().Count);
+        Assert.Equal(1, stack.App.Get<Broadcaster>().Count);
 
         ResilienceScale.Report("poison flood",
             $"{invalid:N0} invalid records interleaved with {valid:N0} valid: all {valid:N0} delivered in order in {elapsed.TotalSeconds:0.0} s; " +

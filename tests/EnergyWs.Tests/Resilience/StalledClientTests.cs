@@ -30,30 +30,27 @@ public sealed class StalledClientTests
         // Sweep period as ConnectionSweeper derives it: half the timeout, at most 1 s.
         var sweep = TimeSpan.FromTicks(Math.Min(slowTimeout.Ticks / 2, TimeSpan.TicksPerSecond));
 
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        await using var stack = await TestStack.StartAsync(new Dictionary<string, string?>
         {
             ["Streaming:SlowClientTimeout"] = slowTimeout.ToString(),
             // Long enough for a stalled client that reads again to find the 1008 behind its backlog.
             ["Streaming:CloseTimeout"] = "00:00:30",
-        }, SmallServerSendBuffer).StartAsync(Ct);
-        using var totals = new MetricTotals(app.Get<IMeterFactory>(), "energyws_clients_closed_total");
-        var broadcaster = app.Get<Broadcaster>();
+        }, SmallServerSendBuffer, Ct);
+        using var totals = new MetricTotals(stack.App.Get<IMeterFactory>(), "energyws_clients_closed_total");
+        var broadcaster = stack.App.Get<Broadcaster>();
         var index = new Dictionary<string, int>();
         var produced = new List<long>();
-        using var producer = kafka.CreateProducer();
 
         var normal = new List<TimedClient>();
         for (var i = 0; i < normalCount; i++)
         {
-            normal.Add(await TimedClient.ConnectAsync(app.WebSocketUri(), index, Ct));
+            normal.Add(await TimedClient.ConnectAsync(stack.App.WebSocketUri(), index, Ct));
         }
 
         await Eventually.TrueAsync(() => broadcaster.Count == normalCount, "the normal clients are registered", Ct);
 
         // Phase A: normal clients alone.
-        var (fromA, toA) = await ProduceSteadilyAsync(producer, topic, index, produced, window);
+        var (fromA, toA) = await ProduceSteadilyAsync(stack.Producer, stack.Topic, index, produced, window);
         await Eventually.TrueAsync(() => normal.All(c => c.Received(toA - 1)), "phase A is delivered", Ct);
         var p99A = P99(normal, produced, fromA, toA, out var p50A);
         var heapA = ResilienceScale.SettledHeapBytes();
@@ -63,7 +60,7 @@ public sealed class StalledClientTests
         var stalled = new List<StalledClient>();
         for (var i = 0; i < stalledCount; i++)
         {
-            stalled.Add(await StalledClient.ConnectAsync(app.WebSocketUri(), Ct));
+            stalled.Add(await StalledClient.ConnectAsync(stack.App.WebSocketUri(), Ct));
         }
 
         await Eventually.TrueAsync(() => broadcaster.Count == normalCount + stalledCount, "the stalled clients are registered", Ct);
@@ -117,7 +114,7 @@ public sealed class StalledClientTests
                 }
             }
 
-            await SeedReadings.ProduceAsync(producer, topic, batch.Select(b => b.Item2));
+            await stack.ProduceAsync(batch.Select(b => b.Item2));
             fill += batch.Count;
             await Eventually.TrueAsync(() => normal.All(c => c.Received(index.Count - 1)), "the burst reached the normal clients", Ct);
         }
@@ -129,7 +126,7 @@ public sealed class StalledClientTests
         var stalledAtPhaseB = stalledConnections.Count(c => !c.IsClosing);
 
         // Phase B: the same steady stream while the stalled clients hold a blocked send each.
-        var (fromB, toB) = await ProduceSteadilyAsync(producer, topic, index, produced, window);
+        var (fromB, toB) = await ProduceSteadilyAsync(stack.Producer, stack.Topic, index, produced, window);
         var heapB = ResilienceScale.SettledHeapBytes();
         await Eventually.TrueAsync(() => normal.All(c => c.Received(toB - 1)), "phase B is delivered", Ct);
         var p99B = P99(normal, produced, fromB, toB, out var p50B);
@@ -294,25 +291,22 @@ public sealed class StalledClientTests
         // Its send never completes, so the close frame cannot follow it: after CloseTimeout the
         // connection must be torn down and leave the broadcaster, or enough such clients would
         // use up MaxConnections for good.
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        await using var stack = await TestStack.StartAsync(new Dictionary<string, string?>
         {
             ["Streaming:SlowClientTimeout"] = "00:00:01",
             ["Streaming:CloseTimeout"] = "00:00:01",
-        }, SmallServerSendBuffer).StartAsync(Ct);
-        var broadcaster = app.Get<Broadcaster>();
-        using var stalled = await StalledClient.ConnectAsync(app.WebSocketUri(), Ct);
+        }, SmallServerSendBuffer, Ct);
+        var broadcaster = stack.App.Get<Broadcaster>();
+        using var stalled = await StalledClient.ConnectAsync(stack.App.WebSocketUri(), Ct);
         await Eventually.TrueAsync(() => broadcaster.Count == 1, "the client is registered", Ct);
         var connection = broadcaster.Snapshot().Single();
 
-        using var producer = kafka.CreateProducer();
         var produced = 0;
         while (connection.QueuedCount < 100 && !connection.IsClosing && produced < 200_000)
         {
-            await SeedReadings.ProduceAsync(producer, topic, Enumerable.Range(produced, 500).Select(SeedReadings.Json));
+            await stack.ProduceAsync(Enumerable.Range(produced, 500).Select(SeedReadings.Json));
             produced += 500;
-            await EnergyWs.Tests.History.TimedReadings.ConsumedAsync(app, produced, Ct);
+            await EnergyWs.Tests.History.TimedReadings.ConsumedAsync(stack.App, produced, Ct);
         }
 
         Assert.True(connection.QueuedCount >= 100 || connection.IsClosing, $"the send did not block after {produced} readings");

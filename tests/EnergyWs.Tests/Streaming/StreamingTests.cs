@@ -16,21 +16,16 @@ public sealed class StreamingTests
     [Fact]
     public async Task Broadcast_ThreeClients_EachReceiveEveryReadingByteExactInOrder()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
+        await using var stack = await TestStack.StartAsync(Ct);
         var clients = new List<WsClient>();
         for (var i = 0; i < 3; i++)
         {
-            clients.Add(await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct));
+            clients.Add(await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct));
         }
 
-        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 3, "three clients are registered", Ct);
+        await Eventually.TrueAsync(() => stack.App.Get<Broadcaster>().Count == 3, "three clients are registered", Ct);
         var expected = Enumerable.Range(0, 1000).Select(SeedReadings.Json).ToList();
-        using (var producer = kafka.CreateProducer())
-        {
-            await SeedReadings.ProduceAsync(producer, topic, expected);
-        }
+        await stack.ProduceAsync(expected);
 
         foreach (var client in clients)
         {
@@ -43,14 +38,12 @@ public sealed class StreamingTests
     public async Task Settings_QueueCapacityKey_StillBoundsHowFarAClientMayFallBehind()
     {
         // The setting's key predates the shared ring; existing configuration must keep applying.
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        await using var stack = await TestStack.StartAsync(new Dictionary<string, string?>
         {
             ["Streaming:QueueCapacity"] = "8",
-        }).StartAsync(Ct);
+        }, Ct);
 
-        Assert.Equal(8, app.Get<Broadcaster>().Capacity);
+        Assert.Equal(8, stack.App.Get<Broadcaster>().Capacity);
     }
 
     [Theory]
@@ -151,16 +144,11 @@ public sealed class StreamingTests
     [Fact]
     public async Task Broadcast_GarbageBetweenGoodRecords_IsSkippedAndNextReadingArrives()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
-        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 1, "the client is registered", Ct);
+        await using var stack = await TestStack.StartAsync(Ct);
+        await using var client = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
+        await Eventually.TrueAsync(() => stack.App.Get<Broadcaster>().Count == 1, "the client is registered", Ct);
 
-        using (var producer = kafka.CreateProducer())
-        {
-            await SeedReadings.ProduceAsync(producer, topic, [SeedReadings.Json(1), "hello world", "{\"power_w\":", "", "[1,2,3]", SeedReadings.Json(2)]);
-        }
+        await stack.ProduceAsync([SeedReadings.Json(1), "hello world", "{\"power_w\":", "", "[1,2,3]", SeedReadings.Json(2)]);
 
         Assert.Equal(SeedReadings.Json(1), await client.ReceiveAsync());
         Assert.Equal(SeedReadings.Json(2), await client.ReceiveAsync());
@@ -169,29 +157,26 @@ public sealed class StreamingTests
     [Fact]
     public async Task Broadcast_SlowClient_DoesNotDelayOthersAndIsClosedWith1008()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        await using var stack = await TestStack.StartAsync(new Dictionary<string, string?>
         {
             ["Streaming:SlowClientTimeout"] = "00:00:00.500",
             ["Streaming:CloseTimeout"] = "00:00:10",
-        }).StartAsync(Ct);
+        }, Ct);
 
-        await using var fast1 = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
-        await using var fast2 = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
+        await using var fast1 = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
+        await using var fast2 = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
         // The stalled client never reads and advertises a tiny TCP window, so the server's send stalls.
-        await using var stalled = await WsClient.ConnectAsync(app.WebSocketUri(), configure: null, startReading: false, cancellationToken: Ct);
-        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 3, "three clients are registered", Ct);
+        await using var stalled = await WsClient.ConnectAsync(stack.App.WebSocketUri(), configure: null, startReading: false, cancellationToken: Ct);
+        await Eventually.TrueAsync(() => stack.App.Get<Broadcaster>().Count == 3, "three clients are registered", Ct);
 
-        using var producer = kafka.CreateProducer();
         var produced = 0;
         // Keep producing until the server has given up on the stalled client (kernel buffers on
         // loopback absorb a few MB first); the bound keeps a broken server from looping forever.
         // Each batch is received in full by both normal clients before the next: they are never held up.
-        while (!app.Get<Broadcaster>().Snapshot().Any(c => c.IsClosing) && produced < 200_000)
+        while (!stack.App.Get<Broadcaster>().Snapshot().Any(c => c.IsClosing) && produced < 200_000)
         {
             var batch = Enumerable.Range(produced, 500).Select(SeedReadings.Json).ToList();
-            await SeedReadings.ProduceAsync(producer, topic, batch);
+            await stack.ProduceAsync(batch);
             foreach (var fast in new[] { fast1, fast2 })
             {
                 Assert.Equal(batch, await fast.ReceiveManyAsync(batch.Count));
@@ -200,23 +185,21 @@ public sealed class StreamingTests
             produced += batch.Count;
         }
 
-        Assert.True(app.Get<Broadcaster>().Snapshot().Any(c => c.IsClosing), $"the stalled client was not closed after {produced} readings");
+        Assert.True(stack.App.Get<Broadcaster>().Snapshot().Any(c => c.IsClosing), $"the stalled client was not closed after {produced} readings");
 
         // Once it reads again it finds the close frame behind what the kernel still held.
         stalled.StartReading();
         var (status, description) = await stalled.Closed.WaitAsync(TimeSpan.FromSeconds(30), Ct);
         Assert.Equal(WebSocketCloseStatus.PolicyViolation, status);
         Assert.Equal("too slow", description);
-        await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 2, "the stalled client is removed", Ct);
+        await Eventually.TrueAsync(() => stack.App.Get<Broadcaster>().Count == 2, "the stalled client is removed", Ct);
     }
 
     [Fact]
     public async Task Ws_PlainHttpRequest_Gets400()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        using var http = new HttpClient { BaseAddress = app.BaseAddress };
+        await using var stack = await TestStack.StartAsync(Ct);
+        using var http = new HttpClient { BaseAddress = stack.App.BaseAddress };
         using var response = await http.GetAsync("/ws", Ct);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
     }
@@ -224,10 +207,8 @@ public sealed class StreamingTests
     [Fact]
     public async Task Ws_ClientFrameOverMaxMessageBytes_IsClosedWith1009()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
+        await using var stack = await TestStack.StartAsync(Ct);
+        await using var client = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
 
         await client.SendAsync(new string('x', StreamingOptions.DefaultMaxMessageBytes + 1));
 
@@ -238,17 +219,14 @@ public sealed class StreamingTests
     [Fact]
     public async Task Ws_SmallNonControlFrames_GetAnErrorAndStreamContinues()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(Ct);
-        await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
+        await using var stack = await TestStack.StartAsync(Ct);
+        await using var client = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct);
         await client.SendAsync(new string('x', StreamingOptions.DefaultMaxMessageBytes));
         await client.SendAsync("hello");
 
         // Not control messages: each is answered with an error and the connection stays open.
         Assert.All(await client.ReceiveManyAsync(2), m => Assert.StartsWith("{\"type\":\"error\",\"code\":\"invalid_json\"", m, StringComparison.Ordinal));
-        using var producer = kafka.CreateProducer();
-        await SeedReadings.ProduceAsync(producer, topic, [SeedReadings.Json(7)]);
+        await stack.ProduceAsync([SeedReadings.Json(7)]);
 
         Assert.Equal(SeedReadings.Json(7), await client.ReceiveAsync());
     }
