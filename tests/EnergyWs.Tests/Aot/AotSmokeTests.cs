@@ -11,6 +11,7 @@ namespace EnergyWs.Tests.Aot;
 /// (artifacts/aot/energy-ws, or ENERGYWS_AOT_BINARY) and is skipped without one, unless
 /// ENERGYWS_TEST_AOT=1 demands it.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class AotSmokeTests
 {
     private const string PublishHint =

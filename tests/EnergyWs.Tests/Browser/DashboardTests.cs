@@ -16,6 +16,7 @@ namespace EnergyWs.Tests.Browser;
 /// The dashboard at / and energy-ws-client.js in headless Chromium, against the real service fed
 /// by a simulated meter producing to the test broker.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class DashboardTests(Chromium chromium) : IClassFixture<Chromium>
 {
     private const string PageTimestamps = "() => [...window.energyWs.sources.values()].flatMap(s => s.xs.map(x => Math.round(x * 1000)))";

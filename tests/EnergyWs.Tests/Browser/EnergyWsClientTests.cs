@@ -11,6 +11,7 @@ namespace EnergyWs.Tests.Browser;
 /// WebSocket routing), for cases the real server cannot be made to produce on demand: a replay that
 /// overlaps what the client already has, a connection that goes silent, several meters at once.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class EnergyWsClientTests(Chromium chromium) : IClassFixture<Chromium>
 {
     private static readonly PageWaitForFunctionOptions Wait = new() { Timeout = 20_000, PollingInterval = 50 };

@@ -9,6 +9,7 @@ namespace EnergyWs.Tests.History;
 /// What replays cost once written: clients that caught up on a full history and then sit idle hold
 /// none of it. Measures the process's managed heap, so it runs alone.
 /// </summary>
+[Trait("Category", "Slow")]
 [Collection(ResilienceCollection.Name)]
 public sealed class ReplayMemoryTests
 {

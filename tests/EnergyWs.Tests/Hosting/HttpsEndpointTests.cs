@@ -7,6 +7,7 @@ namespace EnergyWs.Tests.Hosting;
 /// Kestrel serving HTTPS itself, configured the standard ways (<c>urls</c> with the default
 /// certificate, or a named endpoint with its own), on the service started as a user starts it.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class HttpsEndpointTests
 {
     [Theory]

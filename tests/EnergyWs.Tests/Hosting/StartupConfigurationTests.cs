@@ -3,6 +3,7 @@ using System.Diagnostics;
 namespace EnergyWs.Tests.Hosting;
 
 /// <summary>Runs the real service binary as a user would, with a bad setting.</summary>
+[Trait("Category", "Slow")]
 public sealed class StartupConfigurationTests
 {
     [Theory]

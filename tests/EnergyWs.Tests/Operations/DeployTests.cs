@@ -7,6 +7,7 @@ namespace EnergyWs.Tests.Operations;
 /// Runs deploy/verify.sh: the container's Native AOT publish for both architectures, a run of the
 /// x64 executable with SIGTERM, and the Kubernetes render. Takes minutes (two AOT compilations).
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class DeployTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(15);

@@ -10,6 +10,7 @@ using Microsoft.Extensions.Options;
 namespace EnergyWs.Tests.Performance;
 
 /// <summary>The settings the load benchmark and a tuned deployment rely on.</summary>
+[Trait("Category", "Slow")]
 public sealed class BenchSupportTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

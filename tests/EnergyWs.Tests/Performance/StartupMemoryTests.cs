@@ -12,6 +12,7 @@ using Microsoft.Extensions.Time.Testing;
 namespace EnergyWs.Tests.Performance;
 
 /// <summary>What keeps an idle server's resident memory small after it starts.</summary>
+[Trait("Category", "Slow")]
 public sealed class StartupMemoryTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

@@ -7,6 +7,7 @@ using EnergyWs.Tests.Infrastructure;
 
 namespace EnergyWs.Tests.Resilience;
 
+[Trait("Category", "Slow")]
 [Collection(ResilienceCollection.Name)]
 public sealed class AbusiveClientTests
 {

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging.Testing;
 
 namespace EnergyWs.Tests.Resilience;
 
+[Trait("Category", "Slow")]
 [Collection(ResilienceCollection.Name)]
 public sealed class BrokerOutageTests
 {

@@ -6,6 +6,7 @@ using EnergyWs.Tests.Infrastructure;
 
 namespace EnergyWs.Tests.Resilience;
 
+[Trait("Category", "Slow")]
 [Collection(ResilienceCollection.Name)]
 public sealed class ChurnTests
 {

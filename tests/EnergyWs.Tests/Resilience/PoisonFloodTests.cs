@@ -8,6 +8,7 @@ using System.Diagnostics.Metrics;
 
 namespace EnergyWs.Tests.Resilience;
 
+[Trait("Category", "Slow")]
 [Collection(ResilienceCollection.Name)]
 public sealed class PoisonFloodTests
 {

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Options;
 
 namespace EnergyWs.Tests.Resilience;
 
+[Trait("Category", "Slow")]
 [Collection(ResilienceCollection.Name)]
 public sealed class ShutdownAndReplicaTests
 {

@@ -7,6 +7,7 @@ using EnergyWs.Tests.Infrastructure;
 namespace EnergyWs.Tests.Resilience;
 
 /// <summary>The real process, the real signal: what an orchestrator does on a rolling update.</summary>
+[Trait("Category", "Slow")]
 [Collection(ResilienceCollection.Name)]
 public sealed class SigtermTests
 {

@@ -11,6 +11,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace EnergyWs.Tests.Resilience;
 
+[Trait("Category", "Slow")]
 [Collection(ResilienceCollection.Name)]
 public sealed class StalledClientTests
 {
