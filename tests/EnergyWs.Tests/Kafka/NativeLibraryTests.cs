@@ -15,9 +15,7 @@ public sealed class NativeLibraryTests
     [Fact]
     public async Task Consumer_RunsOnBundledLibrdkafka_EvenWithSystemCopyInstalled()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic).StartAsync(TestContext.Current.CancellationToken);
+        await using var stack = await TestStack.StartAsync(TestContext.Current.CancellationToken);
 
         // CI installs kcat, which brings Debian's librdkafka 2.0.2: the copy Confluent.Kafka would bind by default.
         var systemCopy = SystemLibrdkafka.FirstOrDefault(File.Exists);
@@ -30,10 +28,9 @@ public sealed class NativeLibraryTests
         Assert.StartsWith(AppContext.BaseDirectory, Librdkafka.LoadedFrom, StringComparison.Ordinal);
 
         // And it consumes: the entry point that the system 2.0.2 lacks is used on the first Consume.
-        await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: TestContext.Current.CancellationToken);
-        await Eventually.TrueAsync(() => app.Get<EnergyWs.Streaming.Broadcaster>().Count == 1, "the client is registered", TestContext.Current.CancellationToken);
-        using var producer = kafka.CreateProducer();
-        await SeedReadings.ProduceAsync(producer, topic, [SeedReadings.Json(3)]);
+        await using var client = await WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: TestContext.Current.CancellationToken);
+        await Eventually.TrueAsync(() => stack.App.Get<EnergyWs.Streaming.Broadcaster>().Count == 1, "the client is registered", TestContext.Current.CancellationToken);
+        await stack.ProduceAsync([SeedReadings.Json(3)]);
         Assert.Equal(SeedReadings.Json(3), await client.ReceiveAsync());
     }
 }

@@ -249,43 +249,39 @@ public sealed class OperationsTests
     [Fact]
     public async Task Limits_BehindKnownProxyWithForwardedHeaders_LimitIsPerClientIp()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
         // What the Kubernetes ConfigMap sets (ASPNETCORE_FORWARDEDHEADERS_ENABLED=true), the test's peer as the proxy.
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        await using var stack = await TestStack.StartAsync(new Dictionary<string, string?>
         {
             ["ForwardedHeaders_Enabled"] = "true",
             ["Hosting:KnownProxies:0"] = "127.0.0.1",
             ["Streaming:ConnectAttemptsPerMinute"] = "1",
             ["Streaming:ConnectAttemptBurst"] = "1",
-        }).StartAsync(Ct);
+        }, Ct);
         var via = (string ip) => (Action<ClientWebSocketOptions>)(o => o.SetRequestHeader("X-Forwarded-For", ip));
 
         // All attempts come from one peer (the proxy), yet each client has its own allowance.
-        await using var a = await WsClient.ConnectAsync(app.WebSocketUri(), via("203.0.113.1"), cancellationToken: Ct);
-        await using var b = await WsClient.ConnectAsync(app.WebSocketUri(), via("203.0.113.2"), cancellationToken: Ct);
-        var (status, _) = await RefusedAsync(app.WebSocketUri(), via("203.0.113.1"));
+        await using var a = await WsClient.ConnectAsync(stack.App.WebSocketUri(), via("203.0.113.1"), cancellationToken: Ct);
+        await using var b = await WsClient.ConnectAsync(stack.App.WebSocketUri(), via("203.0.113.2"), cancellationToken: Ct);
+        var (status, _) = await RefusedAsync(stack.App.WebSocketUri(), via("203.0.113.1"));
         Assert.Equal(HttpStatusCode.TooManyRequests, status);
     }
 
     [Fact]
     public async Task Limits_ForwardedForFromPeerOutsideKnownNetworks_IsIgnoredAndItsOwnAddressCounts()
     {
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
         // A pod inside the cluster, not the proxy: 127.0.0.1 is not in the trusted network.
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        await using var stack = await TestStack.StartAsync(new Dictionary<string, string?>
         {
             ["ForwardedHeaders_Enabled"] = "true",
             ["Hosting:KnownNetworks:0"] = "10.42.0.0/16",
             ["Streaming:ConnectAttemptsPerMinute"] = "1",
             ["Streaming:ConnectAttemptBurst"] = "1",
-        }).StartAsync(Ct);
+        }, Ct);
         var via = (string ip) => (Action<ClientWebSocketOptions>)(o => o.SetRequestHeader("X-Forwarded-For", ip));
 
-        await using var a = await WsClient.ConnectAsync(app.WebSocketUri(), via("203.0.113.1"), cancellationToken: Ct);
+        await using var a = await WsClient.ConnectAsync(stack.App.WebSocketUri(), via("203.0.113.1"), cancellationToken: Ct);
         // A new address in the header buys no new allowance.
-        var (status, _) = await RefusedAsync(app.WebSocketUri(), via("203.0.113.2"));
+        var (status, _) = await RefusedAsync(stack.App.WebSocketUri(), via("203.0.113.2"));
         Assert.Equal(HttpStatusCode.TooManyRequests, status);
     }
 

@@ -53,17 +53,12 @@ public sealed class StreamingTests
     {
         // The latest reading is written the moment a client is accepted: written on the socket
         // itself, it must still follow Kestrel's 101 response, or the client's handshake fails.
-        using var kafka = new TestKafka();
-        var topic = await kafka.CreateTopicAsync();
         var settings = new Dictionary<string, string?> { ["Streaming:DirectSocketWrites"] = directSocketWrites.ToString() };
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, settings).StartAsync(Ct);
-        using (var producer = kafka.CreateProducer())
-        {
-            await SeedReadings.ProduceAsync(producer, topic, [SeedReadings.Json(1)]);
-        }
+        await using var stack = await TestStack.StartAsync(settings, Ct);
+        await stack.ProduceAsync([SeedReadings.Json(1)]);
 
-        await EnergyWs.Tests.History.TimedReadings.ConsumedAsync(app, 1, Ct);
-        var clients = await Task.WhenAll(Enumerable.Range(0, 100).Select(_ => WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct)));
+        await EnergyWs.Tests.History.TimedReadings.ConsumedAsync(stack.App, 1, Ct);
+        var clients = await Task.WhenAll(Enumerable.Range(0, 100).Select(_ => WsClient.ConnectAsync(stack.App.WebSocketUri(), cancellationToken: Ct)));
         try
         {
             foreach (var client in clients)
@@ -71,7 +66,7 @@ public sealed class StreamingTests
                 Assert.Equal(SeedReadings.Json(1), await client.ReceiveAsync());
             }
 
-            var connected = app.Get<Broadcaster>().Snapshot();
+            var connected = stack.App.Get<Broadcaster>().Snapshot();
             Assert.Equal(clients.Length, connected.Count);
             Assert.All(connected, c => Assert.Equal(directSocketWrites, c.WritesToSocket));
         }
