@@ -126,17 +126,17 @@ public class FanOutBenchmarks
         var taken = 0;
         foreach (var connection in _connections)
         {
-            if (connection.TakePending(out _))
+            if (connection.Writer.TakePending(out _))
             {
                 // Stream.Null completes synchronously, as a socket write with room in its buffer does.
-                var write = connection.FlushBatchAsync();
+                var write = connection.Writer.FlushBatchAsync();
                 if (!write.IsCompletedSuccessfully)
                 {
                     throw new InvalidOperationException("a write to Stream.Null did not complete synchronously");
                 }
 
                 // Caught up, as its writer would be: the batch buffer goes back to the pool.
-                connection.ReleaseBatch();
+                connection.Writer.ReleaseBatch();
 
                 taken++;
             }

@@ -21,7 +21,7 @@ internal enum StreamProtocol
 /// One connection's side of the control protocol: answers its messages and rate-limits them.
 /// Runs on the connection's reader task only, so its state needs no locking.
 /// </summary>
-internal abstract class ControlProtocol(TimeProvider time, ILogger logger, ConnectionToken? token = null)
+internal abstract class ControlProtocol(TimeProvider time, ILogger logger, ConnectionToken? token = null) : IControlProtocol
 {
     private static readonly JsonWriterOptions WriterOptions = new() { Indented = false };
 
@@ -38,13 +38,22 @@ internal abstract class ControlProtocol(TimeProvider time, ILogger logger, Conne
             ? new EnergyCompatProtocol(selection, time, logger)
             : new ReadingsControlProtocol(time, logger, token);
 
-    /// <summary>The <see cref="ClientConnection.OnSweep"/> hook; null when this connection gets no expiry notices.</summary>
-    public Action<ClientConnection, DateTimeOffset>? Sweep => token is { Notices: true } ? SendExpiryNotice : null;
+    /// <summary>Sends <c>token_expiring</c> when due, to a client that asked for notices; nothing otherwise.</summary>
+    public void Sweep(ClientConnection connection, DateTimeOffset utcNow)
+    {
+        if (token is { Notices: true })
+        {
+            SendExpiryNotice(connection, utcNow);
+        }
+    }
 
-    /// <summary>How this protocol renders a reading; null sends the frame's own JSON.</summary>
-    public virtual Func<ReadingFrame, ReadOnlyMemory<byte>>? Format => null;
+    /// <summary>The frame's own JSON, unless the protocol wraps readings.</summary>
+    public virtual ReadOnlyMemory<byte> Format(ReadingFrame frame)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        return frame.Utf8Json;
+    }
 
-    /// <summary>The <see cref="ClientConnection.OnMessage"/> hook.</summary>
     public ValueTask HandleAsync(ClientConnection connection, ReadOnlyMemory<byte> message)
     {
         ArgumentNullException.ThrowIfNull(connection);

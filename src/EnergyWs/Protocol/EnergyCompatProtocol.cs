@@ -26,9 +26,14 @@ internal sealed class EnergyCompatProtocol(ClientSelection selection, TimeProvid
     private static readonly byte[] Middle = "\",\"data\":"u8.ToArray();
 
     // Rendering is cached on the frame, so each reading is wrapped once for all /ws/energy clients.
-    private static readonly Func<ReadingFrame, ReadOnlyMemory<byte>> FormatFrame = static frame => frame.GetAlternate(RenderEnvelope);
+    // One delegate for all calls: Format runs per frame on every client's writer.
+    private static readonly Func<ReadingFrame, byte[]> Envelope = RenderEnvelope;
 
-    public override Func<ReadingFrame, ReadOnlyMemory<byte>>? Format => FormatFrame;
+    public override ReadOnlyMemory<byte> Format(ReadingFrame frame)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        return frame.GetAlternate(Envelope);
+    }
 
     /// <summary>The envelope around the frame's own JSON bytes; the timestamp is the reading's.</summary>
     internal static byte[] RenderEnvelope(ReadingFrame frame)

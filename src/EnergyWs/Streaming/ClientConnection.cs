@@ -1,102 +1,37 @@
-using System.Buffers;
-using System.Collections.Concurrent;
 using System.Net.WebSockets;
-using System.Runtime.CompilerServices;
-using EnergyWs.Readings;
+using EnergyWs.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace EnergyWs.Streaming;
 
 /// <summary>
-/// One WebSocket client: a cursor into the broadcaster's shared ring, exactly one writer task
-/// sending from it, one reader task.
+/// One WebSocket client: its <see cref="ConnectionWriter"/> (the only sender of data frames), its
+/// <see cref="ConnectionReader"/> (the only receiver), and the lifecycle around them: why it
+/// closes, the close handshake, and the sweeper's checks.
 /// </summary>
 /// <remarks>
-/// Invariants: only the writer task sends data frames, framed by us and batched into one write
-/// per backlog (<see cref="WebSocketTransport"/>); only <see cref="RunAsync"/> sends the close
-/// frame, once the writer has stopped. A client is at most <see cref="StreamingOptions.MaxFramesBehind"/>
-/// frames behind: older ones are skipped for it (dropped, counted), so a slow client costs at
-/// most one pooled batch buffer while its write is pending and never blocks the publisher. Under overload a frame older than
-/// <see cref="StreamingOptions.MaxFrameAge"/> whose meter already sent a newer one is dropped:
-/// the client gets the newest readings with bounded delay. A client whose socket accepts nothing
-/// for <see cref="StreamingOptions.SlowClientTimeout"/> is closed with 1008.
+/// Invariants: only <see cref="RunAsync"/> sends the close frame, once the writer has stopped; the
+/// first close reason asked for (by writer, reader, sweeper or shutdown) is the one sent. A client
+/// whose socket accepts nothing for <see cref="StreamingOptions.SlowClientTimeout"/>, or whose replay
+/// outlives its deadline, is closed with 1008; one whose credentials expired, with 4401.
 /// </remarks>
 internal sealed class ClientConnection
 {
-    /// <summary>Something for the writer besides readings: a message, a selection change at a ring index, or the close marker.</summary>
-    private readonly record struct Pending(ReadOnlyMemory<byte> Message, ClientSelection? Selection, long At, bool Close);
-
-    private const int SmallReceiveBuffer = 256;
-
-    // Control replies and selection changes waiting for one client; a client that sends requests
-    // and never reads the replies is closed as too slow instead of growing this.
-    private const int MaxQueuedMessages = 64;
-
-    // A write carries whatever is queued up to about this many bytes (~100 readings): enough to
-    // amortise the syscall, small enough that one client's write is quick. The batch stops taking
-    // frames once less than BatchSlack is free, so a pooled 16 KB array almost never has to grow.
-    private const int BatchBytes = 16 * 1024;
-    private const int BatchSlack = 1024;
-    private const int BatchLimit = BatchBytes - BatchSlack;
-
-    // Replayed history is written in chunks so a long replay still shows progress to the sweeper.
-    private const int MaxReplayFramesPerWrite = 256;
-
     private readonly WebSocket _socket;
     private readonly WebSocketTransport _transport;
-    private readonly AsyncSignal _wake = new();
+    private readonly CloseRequest _close;
+    private readonly ConnectionReader _reader;
+    private readonly IControlProtocol? _protocol;
     private readonly StreamingOptions _options;
-    private readonly StreamingMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly TaskCompletionSource<CloseReason> _closeRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ClientSelection _selection;
-
-    // The selection the writer applies: it changes in order with the stream, at the ring index
-    // where the client changed it, so frames published before a change follow the old one.
-    private ClientSelection _writerSelection;
-
-    // Set by the broadcaster when the client is added; the cursor is the next ring index to send.
-    private Broadcaster? _broadcaster;
-    private long _cursor;
-
-    // For the writer, in order: control replies, selection changes, the close marker. Created on first use.
-    private ConcurrentQueue<Pending>? _pending;
-    private int _messageCount;
-
-    // GetTimestamp() when the pending send started; 0 while no send is pending.
-    private long _sendStartedAt;
-
-    // History to send before anything queued; set once before RunAsync, cleared by the writer once
-    // written, so an idle client holds none of it. _replayRelease returns its share of the budget.
-    private List<ReadingFrame>? _replay;
-    private IDisposable? _replayRelease;
-
-    // GetTimestamp() when the replay was handed over, and how long it may take to write whole;
-    // the sweeper closes the client as too slow beyond it (its share is returned as it closes).
-    private long _replayStartedAt;
-    private TimeSpan _replayTimeout = TimeSpan.MaxValue;
-
-    // Sequences of replayed frames that were not yet published when the replay was taken: the live
-    // stream may still bring them, and they are skipped there. Ascending, like the stream; dropped
-    // once the stream is past them.
-    private long[]? _replayed;
-    private int _replayedNext;
-
-    // GetTimestamp() when the replay was written: frames queued meanwhile age from then, not from
-    // their arrival, so a long replay does not turn the live frames behind it stale (a gap).
-    private long _replayEndedAt;
-
-    // Framed messages waiting for one write; rented while the writer has work, owned by the writer.
-    private byte[]? _batch;
-    private int _batchLength;
-    private int _batchFrames;
-
     private long _expiresAtTicks;
 
-    // Why the writer closes when it reaches the close marker queued by SendThenClose.
-    private CloseReason _closeAfterSend = CloseReason.ConnectionLost;
-
+    /// <param name="protocol">Answers the client's messages and renders its readings; null ignores messages and sends each frame's own JSON.</param>
+    /// <param name="readerFailures">Throttles the error logged when handling a message fails; the endpoint
+    /// shares one across all its connections, since a hostile message pattern could hit every connection
+    /// at once. Null: one for this connection.</param>
     public ClientConnection(
         WebSocket socket,
         WebSocketTransport transport,
@@ -105,19 +40,23 @@ internal sealed class ClientConnection
         StreamingOptions options,
         StreamingMetrics metrics,
         TimeProvider time,
-        ILogger logger)
+        ILogger logger,
+        IControlProtocol? protocol = null,
+        LogThrottle? readerFailures = null)
     {
         _socket = socket;
         _transport = transport;
         _selection = selection;
-        _writerSelection = selection;
         Remote = remote;
+        _protocol = protocol;
         _options = options;
-        _metrics = metrics;
         _time = time;
         _logger = logger;
         ConnectedAt = time.GetUtcNow();
-        ReaderFailures = new LogThrottle(time, LogThrottle.DefaultInterval);
+        var wake = new AsyncSignal();
+        _close = new CloseRequest(wake);
+        Writer = new ConnectionWriter(transport, wake, _close, selection, protocol, remote, options, metrics, time, logger);
+        _reader = new ConnectionReader(socket, this, protocol, _close, options, readerFailures ?? new LogThrottle(time, LogThrottle.DefaultInterval), logger);
     }
 
     /// <summary>Index in the broadcaster's slot array; owned by <see cref="Broadcaster"/>.</summary>
@@ -126,6 +65,9 @@ internal sealed class ClientConnection
     public string Remote { get; }
 
     public DateTimeOffset ConnectedAt { get; }
+
+    /// <summary>This client's sender: its cursor into the ring, its replay and queued messages.</summary>
+    public ConnectionWriter Writer { get; }
 
     /// <summary>
     /// When the client's credentials stop being valid; null when auth is off. Moved by an in-band
@@ -137,9 +79,6 @@ internal sealed class ClientConnection
         set => Volatile.Write(ref _expiresAtTicks, value?.UtcTicks ?? 0);
     }
 
-    /// <summary>Called by the sweeper for a connection it leaves open (token expiry notices); null: nothing.</summary>
-    public Action<ClientConnection, DateTimeOffset>? OnSweep { get; init; }
-
     /// <summary>Which readings the client wants; a change applies to frames published from now on.</summary>
     public ClientSelection Selection
     {
@@ -147,157 +86,44 @@ internal sealed class ClientConnection
         set
         {
             Volatile.Write(ref _selection, value);
-            SendPending(new Pending(default, value, _broadcaster?.Head ?? 0, Close: false));
+            Writer.ChangeSelection(value);
         }
     }
 
-    /// <summary>Handles a text or binary message from the client (the control protocol); null ignores them.</summary>
-    public Func<ClientConnection, ReadOnlyMemory<byte>, ValueTask>? OnMessage { get; init; }
-
-    /// <summary>
-    /// Throttles the error logged when handling a message fails; the endpoint shares one across all
-    /// its connections, since a hostile message pattern could hit every connection at once.
-    /// </summary>
-    public LogThrottle ReaderFailures { get; init; }
-
-    /// <summary>Turns a reading frame into this client's bytes; null sends the frame's own JSON.</summary>
-    public Func<ReadingFrame, ReadOnlyMemory<byte>>? Format { get; init; }
-
-    public bool IsClosing => _closeRequested.Task.IsCompleted;
+    public bool IsClosing => _close.IsRequested;
 
     /// <summary>Frames and messages waiting for this client now (frames bounded by the queue capacity).</summary>
-    public int QueuedCount =>
-        Volatile.Read(ref _messageCount) +
-        (_broadcaster is { } b ? (int)Math.Min(Math.Max(b.Head - Volatile.Read(ref _cursor), 0), b.Capacity) : 0);
+    public int QueuedCount => Writer.QueuedCount;
 
     /// <summary>Whether this client's writes go to its socket itself (<see cref="StreamingOptions.DirectSocketWrites"/>).</summary>
     internal bool WritesToSocket => _transport.WritesToSocket;
 
     /// <summary>The next ring index this client's writer takes.</summary>
-    internal long Cursor => Volatile.Read(ref _cursor);
+    internal long Cursor => Writer.Cursor;
 
     /// <summary>Called by the broadcaster when the client is added: its slot and the first ring index it gets.</summary>
     internal void Attach(Broadcaster broadcaster, int slot, long cursor)
     {
-        _broadcaster = broadcaster;
         Slot = slot;
-        Volatile.Write(ref _cursor, cursor);
+        Writer.Attach(broadcaster, cursor);
     }
 
     /// <summary>A frame this client selected was published. Called by the publisher; never blocks.</summary>
-    public void Wake() => _wake.Signal();
+    public void Wake() => Writer.Wake();
 
     /// <summary>Queues a message for this client alone (a control reply); false when too many are waiting.</summary>
-    public bool Send(ReadOnlyMemory<byte> message) => SendPending(new Pending(message, null, 0, Close: false));
-
-    private bool SendPending(Pending pending)
-    {
-        if (Interlocked.Increment(ref _messageCount) > MaxQueuedMessages)
-        {
-            // The client keeps asking and does not read the answers: it is treated as too slow.
-            Interlocked.Decrement(ref _messageCount);
-            _metrics.FrameDropped("queue_full");
-            Close(CloseReason.TooSlow);
-            return false;
-        }
-
-        Enqueue(pending);
-        return true;
-    }
-
-    private void Enqueue(Pending pending)
-    {
-        var queue = Volatile.Read(ref _pending) ?? Interlocked.CompareExchange(ref _pending, new(), null) ?? _pending!;
-        queue.Enqueue(pending);
-        _wake.Signal();
-    }
-
-    /// <summary>
-    /// Replayed history, in sequence order: the writer sends these frames (through <see cref="Format"/>,
-    /// not subject to the queue bound or <see cref="StreamingOptions.MaxFrameAge"/>) before anything
-    /// queued, then <paramref name="release"/> is disposed. Call once, after the connection is
-    /// registered with the broadcaster and before <see cref="RunAsync"/>; the list becomes the writer's.
-    /// </summary>
-    /// <remarks>
-    /// The seam is exact: each frame goes out once, from the replay or from the live stream. A
-    /// replayed frame already published at or after this client's cursor is left to the live stream
-    /// (so those go out in order); one not yet published stays in the replay and is skipped when it
-    /// is. Everything else in the live stream is sent, whatever its timestamp.
-    /// </remarks>
-    /// <param name="frames">The frames to replay.</param>
-    /// <param name="release">Disposed once the replay is written or the connection ends.</param>
-    /// <param name="timeout">How long the whole replay may take to write; null: no bound but <see cref="StreamingOptions.SlowClientTimeout"/> per write.</param>
-    public void SetReplay(List<ReadingFrame> frames, IDisposable? release = null, TimeSpan? timeout = null)
-    {
-        ArgumentNullException.ThrowIfNull(frames);
-        var cursor = _cursor;
-
-        // Frames are published in sequence order, so only those after the frame before the cursor
-        // can still be in the live stream; without it (none yet, or overwritten), any can.
-        var before = cursor > 0 ? _broadcaster?.At(cursor - 1) : null;
-        var threshold = before?.Sequence ?? long.MinValue;
-        var tail = frames.Count;
-        while (tail > 0 && frames[tail - 1].Sequence > threshold)
-        {
-            tail--;
-        }
-
-        List<long>? unpublished = null;
-        var kept = tail;
-        for (var i = tail; i < frames.Count; i++)
-        {
-            var frame = frames[i];
-            var index = frame.RingIndex;
-            if (index >= cursor)
-            {
-                continue;
-            }
-
-            if (index < 0)
-            {
-                (unpublished ??= []).Add(frame.Sequence);
-            }
-
-            frames[kept++] = frame;
-        }
-
-        frames.RemoveRange(kept, frames.Count - kept);
-        _replayed = unpublished?.ToArray();
-        _replayedNext = 0;
-        _replay = frames;
-        _replayTimeout = timeout ?? TimeSpan.MaxValue;
-        _replayStartedAt = _time.GetTimestamp();
-        Volatile.Write(ref _replayRelease, release);
-    }
-
-    /// <summary>Whether this client still holds its replay (and its share of the budget).</summary>
-    internal bool ReplayInFlight => Volatile.Read(ref _replayRelease) is not null;
+    public bool Send(ReadOnlyMemory<byte> message) => Writer.Send(message);
 
     /// <summary>Queues a last message (an error) and closes once the writer has sent it.</summary>
-    public void SendThenClose(ReadOnlyMemory<byte> message, CloseReason reason)
-    {
-        _closeAfterSend = reason;
-        if (!Send(message) || !SendPending(new Pending(default, null, 0, Close: true)))
-        {
-            Close(reason);
-        }
-    }
+    public void SendThenClose(ReadOnlyMemory<byte> message, CloseReason reason) => Writer.SendThenClose(message, reason);
 
     /// <summary>Asks the connection to close; the first reason wins.</summary>
-    public void Close(CloseReason reason)
-    {
-        if (_closeRequested.TrySetResult(reason))
-        {
-            _wake.Signal();
-        }
-    }
+    public void Close(CloseReason reason) => _close.Request(reason);
 
-    /// <summary>Periodic check, from the sweeper: stalled sends and expired credentials.</summary>
+    /// <summary>Periodic check, from the sweeper: stalled sends, an overdue replay and expired credentials.</summary>
     public void Check(long nowTimestamp, DateTimeOffset utcNow)
     {
-        var started = Volatile.Read(ref _sendStartedAt);
-        if ((started != 0 && _time.GetElapsedTime(started, nowTimestamp) > _options.SlowClientTimeout) ||
-            (ReplayInFlight && _time.GetElapsedTime(_replayStartedAt, nowTimestamp) > _replayTimeout))
+        if (Writer.IsStalled(nowTimestamp))
         {
             // A replay that reads a batch now and then still ends within its own deadline.
             Close(CloseReason.TooSlow);
@@ -308,7 +134,7 @@ internal sealed class ClientConnection
         }
         else if (!IsClosing)
         {
-            OnSweep?.Invoke(this, utcNow);
+            _protocol?.Sweep(this, utcNow);
         }
     }
 
@@ -316,11 +142,11 @@ internal sealed class ClientConnection
     public async Task<CloseReason> RunAsync(CancellationToken stopping)
     {
         using var stopRegistration = stopping.Register(static s => ((ClientConnection)s!).Close(CloseReason.ShuttingDown), this);
-        var reader = ReadLoopAsync();
-        var writer = WriteLoopAsync();
+        var reader = _reader.RunAsync();
+        var writer = Writer.RunAsync();
 
         CloseReason reason;
-        var first = await Task.WhenAny(reader, _closeRequested.Task);
+        var first = await Task.WhenAny(reader, _close.Reason);
         if (first == reader)
         {
             // The client closed (or the socket broke): echo its close if the handshake is still open.
@@ -328,7 +154,7 @@ internal sealed class ClientConnection
             Close(reader.IsCompletedSuccessfully && reader.Result ? CloseReason.ClientClosed : CloseReason.ConnectionLost);
         }
 
-        reason = await _closeRequested.Task;
+        reason = await _close.Reason;
 
         if (reason.Status != WebSocketCloseStatus.Empty && _socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
         {
@@ -351,436 +177,5 @@ internal sealed class ClientConnection
         await writer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await ((Task)reader).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         return reason;
-    }
-
-    private async Task WriteLoopAsync()
-    {
-        try
-        {
-            // No local here holds the replay: this method lives as long as the connection.
-            if (_replay is not null)
-            {
-                await WriteReplayAsync();
-                _replayEndedAt = _time.GetTimestamp();
-            }
-
-            while (!IsClosing)
-            {
-                if (TakePending(out var closeNow))
-                {
-                    // Everything waiting goes out in one write (or a few, for a large backlog).
-                    await FlushBatchAsync();
-                    if (closeNow)
-                    {
-                        Close(_closeAfterSend);
-                        return;
-                    }
-
-                    continue;
-                }
-
-                // Caught up: an idle connection holds no batch buffer.
-                ReleaseBatch();
-                await _wake.WaitAsync();
-            }
-        }
-        catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException)
-        {
-            // A failed send ends this connection only.
-            Volatile.Write(ref _sendStartedAt, 0);
-            _metrics.FrameDropped("send_failed");
-            Close(CloseReason.ConnectionLost);
-        }
-#pragma warning disable CA1031 // A bug in the writer must end this connection visibly, not leave it open and silent.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            Volatile.Write(ref _sendStartedAt, 0);
-            Log.WriterFailed(_logger, ex, Remote);
-            Close(CloseReason.ConnectionLost);
-        }
-        finally
-        {
-            ReleaseBatch();
-            ReleaseReplay();
-        }
-    }
-
-    /// <summary>
-    /// Appends what waits for this client to the batch: control replies first, readings after,
-    /// each selection change applied at the ring index where it was made. True if anything was taken.
-    /// </summary>
-    internal bool TakePending(out bool closeNow)
-    {
-        closeNow = false;
-        var any = false;
-        while (_batchLength < BatchLimit && _pending is { } queue && queue.TryPeek(out var pending))
-        {
-            if (pending.Selection is { } selection)
-            {
-                // Frames published before the change follow the selection they were published under.
-                any |= TakeFrames(pending.At);
-                if (_cursor < pending.At)
-                {
-                    // The batch filled first: flush, then come back for the rest.
-                    return true;
-                }
-
-                _writerSelection = selection;
-                Interlocked.Decrement(ref _messageCount);
-            }
-            else if (pending.Close)
-            {
-                // The marker queued by SendThenClose: everything before it is sent.
-                closeNow = true;
-                queue.TryDequeue(out _);
-                Interlocked.Decrement(ref _messageCount);
-                return true;
-            }
-            else
-            {
-                Append(pending.Message.Span);
-                any = true;
-                Interlocked.Decrement(ref _messageCount);
-            }
-
-            queue.TryDequeue(out _);
-        }
-
-        return TakeFrames(long.MaxValue) | any;
-    }
-
-    /// <summary>Appends the frames published since the cursor, up to ring index <paramref name="until"/>, to the batch; true if the cursor moved.</summary>
-    private bool TakeFrames(long until)
-    {
-        if (_broadcaster is not { } ring)
-        {
-            return false;
-        }
-
-        var cursor = _cursor;
-        var end = Math.Min(ring.Head, until);
-        if (cursor >= end)
-        {
-            return false;
-        }
-
-        // One clock read per batch: the frames in it are written together.
-        var now = _time.GetTimestamp();
-        DateTimeOffset? oldestRecord = null;
-        while (cursor < end && _batchLength < BatchLimit && !IsClosing)
-        {
-            if (ring.Head - cursor > ring.Capacity || ring.At(cursor) is not { } frame)
-            {
-                // Too far behind (or lapped while reading): skip to the newest frames it may have,
-                // but not past a selection change, so each skipped frame is judged by its selection.
-                var resume = Math.Min(Math.Max(ring.Head - ring.Capacity, cursor + 1), until);
-                _metrics.FramesDropped("queue_full", CountWanted(ring, cursor, resume));
-                cursor = resume;
-                continue;
-            }
-
-            cursor++;
-            if (SkipReplayed(frame.Sequence) || !_writerSelection.Accepts(frame.Reading))
-            {
-                continue;
-            }
-
-            // Under overload, a reading that waited too long is dropped when its meter already sent a
-            // newer one: the client catches up to the present instead of replaying the past.
-            if (frame.Superseded && _time.GetElapsedTime(Math.Max(frame.ReceivedTimestamp, _replayEndedAt), now) > _options.MaxFrameAge)
-            {
-                _metrics.FrameDropped("stale");
-                continue;
-            }
-
-            Append(Format is null ? frame.Utf8Json.Span : Format(frame).Span);
-            oldestRecord ??= frame.RecordTimestamp;
-        }
-
-        Volatile.Write(ref _cursor, cursor);
-        if (oldestRecord is { } recorded)
-        {
-            // Once per write, for its oldest frame: the latency histogram costs nothing per frame.
-            _metrics.DeliveryLatency((_time.GetUtcNow() - recorded).TotalSeconds);
-        }
-
-        return true;
-    }
-
-    /// <summary>
-    /// How many of the frames in [<paramref name="from"/>, <paramref name="to"/>) this client would
-    /// have been sent: a client that selected some meters loses only those. A frame already
-    /// overwritten cannot be checked and counts as lost; only the ones still in the ring are
-    /// looked at (at most about <see cref="Broadcaster.Capacity"/>), however far behind the client is.
-    /// </summary>
-    private long CountWanted(Broadcaster ring, long from, long to)
-    {
-        var checkFrom = Math.Clamp(ring.Head - ring.Length, from, to);
-        var wanted = checkFrom - from;
-        for (var i = checkFrom; i < to; i++)
-        {
-            if (ring.At(i) is not { } frame ||
-                (!WasReplayed(frame.Sequence) && _writerSelection.Accepts(frame.Reading)))
-            {
-                wanted++;
-            }
-        }
-
-        return wanted;
-    }
-
-    /// <summary>True for a live frame the replay already sent (consumes it: the stream is in sequence order).</summary>
-    private bool SkipReplayed(long sequence)
-    {
-        if (_replayed is not { } replayed)
-        {
-            return false;
-        }
-
-        while (_replayedNext < replayed.Length && replayed[_replayedNext] < sequence)
-        {
-            _replayedNext++;
-        }
-
-        var hit = _replayedNext < replayed.Length && replayed[_replayedNext] == sequence;
-        if (hit)
-        {
-            _replayedNext++;
-        }
-
-        if (_replayedNext == replayed.Length)
-        {
-            _replayed = null;
-        }
-
-        return hit;
-    }
-
-    /// <summary>Whether the replay sent this frame, without consuming it (for counting drops).</summary>
-    private bool WasReplayed(long sequence) =>
-        _replayed is { } replayed && Array.BinarySearch(replayed, _replayedNext, replayed.Length - _replayedNext, sequence) >= 0;
-
-    /// <summary>
-    /// Sends replayed history in batches, awaiting the socket, then lets go of it: the frames are
-    /// referenced only until written.
-    /// </summary>
-    internal async Task WriteReplayAsync()
-    {
-        try
-        {
-            var replay = _replay!;
-            for (var i = 0; i < replay.Count && !IsClosing; i++)
-            {
-                var frame = replay[i];
-                Append(Format is null ? frame.Utf8Json.Span : Format(frame).Span);
-                if (_batchFrames == MaxReplayFramesPerWrite || _batchLength >= BatchLimit)
-                {
-                    await FlushBatchAsync();
-                }
-            }
-
-            await FlushBatchAsync();
-        }
-        finally
-        {
-            ReleaseReplay();
-        }
-    }
-
-    private void ReleaseReplay()
-    {
-        _replay = null;
-        Interlocked.Exchange(ref _replayRelease, null)?.Dispose();
-    }
-
-    /// <summary>Appends one text message, framed, to the batch.</summary>
-    private void Append(ReadOnlySpan<byte> payload)
-    {
-        var needed = _batchLength + WebSocketFraming.MaxHeaderBytes + payload.Length;
-        if (_batch is null || needed > _batch.Length)
-        {
-            var grown = ArrayPool<byte>.Shared.Rent(Math.Max(needed, BatchBytes));
-            if (_batch is not null)
-            {
-                _batch.AsSpan(0, _batchLength).CopyTo(grown);
-                ArrayPool<byte>.Shared.Return(_batch);
-            }
-
-            _batch = grown;
-        }
-
-        var span = _batch.AsSpan(_batchLength);
-        var header = WebSocketFraming.WriteTextHeader(span, payload.Length);
-        payload.CopyTo(span[header..]);
-        _batchLength += header + payload.Length;
-        _batchFrames++;
-    }
-
-    /// <summary>Writes the batch in one write; the slow-client clock runs while it is pending.</summary>
-    internal async ValueTask FlushBatchAsync()
-    {
-        if (_batchLength == 0)
-        {
-            return;
-        }
-
-        Volatile.Write(ref _sendStartedAt, _time.GetTimestamp());
-        await _transport.WriteFramesAsync(_batch.AsMemory(0, _batchLength));
-        Volatile.Write(ref _sendStartedAt, 0);
-        _metrics.FramesSent(_batchFrames);
-        _batchLength = 0;
-        _batchFrames = 0;
-    }
-
-    /// <summary>Returns the batch buffer to the pool (the writer does when it is caught up).</summary>
-    internal void ReleaseBatch()
-    {
-        if (_batch is { } batch)
-        {
-            _batch = null;
-            _batchLength = 0;
-            _batchFrames = 0;
-            ArrayPool<byte>.Shared.Return(batch);
-        }
-    }
-
-    /// <summary>
-    /// Reads client messages; returns true when the client sent a close frame, false when the socket
-    /// broke. Never throws: every way it ends reaches RunAsync's close. A failure in handling a
-    /// message (not in the socket) sets ServerError first, then keeps reading until the client's
-    /// close reply, so the 1011 handshake completes and no unread data turns the abort into a reset.
-    /// </summary>
-    private async Task<bool> ReadLoopAsync()
-    {
-        // Idle clients wait on a small buffer; a larger one is rented only while a long message arrives.
-        var small = new byte[SmallReceiveBuffer];
-        try
-        {
-            return await ReadMessagesAsync(small);
-        }
-#pragma warning disable CA1031 // A bug in handling a message must close this connection through RunAsync, not fault the reader.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            // Socket failures never get here (ReceiveAsync reports them as null): this is the handler or our own code.
-            if (ReaderFailures.ShouldLog(out var suppressed))
-            {
-                Log.ReaderFailed(_logger, ex, Remote, suppressed);
-            }
-
-            // The reason is set before RunAsync sees the reader end, so the client gets 1011.
-            Close(CloseReason.ServerError);
-            return await DrainUntilCloseAsync(small);
-        }
-    }
-
-    /// <summary>The message loop of <see cref="ReadLoopAsync"/>; throws only what handling a message throws.</summary>
-    private async Task<bool> ReadMessagesAsync(byte[] small)
-    {
-        byte[]? rented = null;
-        try
-        {
-            while (true)
-            {
-                if (await ReceiveAsync(small) is not { } result)
-                {
-                    return false;
-                }
-
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    return true;
-                }
-
-                var length = result.Count;
-                var buffer = small;
-                while (!result.EndOfMessage)
-                {
-                    if (rented is null)
-                    {
-                        rented = ArrayPool<byte>.Shared.Rent(_options.MaxMessageBytes + 1);
-                        small.AsSpan(0, length).CopyTo(rented);
-                    }
-
-                    buffer = rented;
-                    if (length >= _options.MaxMessageBytes + 1)
-                    {
-                        break;
-                    }
-
-                    if (await ReceiveAsync(rented.AsMemory(length, _options.MaxMessageBytes + 1 - length)) is not { } next)
-                    {
-                        return false;
-                    }
-
-                    if (next.MessageType == WebSocketMessageType.Close)
-                    {
-                        return true;
-                    }
-
-                    result = next;
-                    length += result.Count;
-                }
-
-                if (length > _options.MaxMessageBytes)
-                {
-                    Close(CloseReason.MessageTooBig);
-                    return await DrainUntilCloseAsync(small);
-                }
-
-                if (OnMessage is { } handler && !IsClosing)
-                {
-                    await handler(this, buffer.AsMemory(0, length));
-                }
-
-                if (rented is not null)
-                {
-                    ArrayPool<byte>.Shared.Return(rented);
-                    rented = null;
-                }
-            }
-        }
-        finally
-        {
-            if (rented is not null)
-            {
-                ArrayPool<byte>.Shared.Return(rented);
-            }
-        }
-    }
-
-    /// <summary>
-    /// One receive; null when the socket broke or was aborted. Only the socket's own failures are
-    /// caught here: the same exception types thrown by a message handler are bugs and reach the 1011 path.
-    /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<ValueWebSocketReceiveResult?> ReceiveAsync(Memory<byte> buffer)
-    {
-        try
-        {
-            return await _socket.ReceiveAsync(buffer, CancellationToken.None);
-        }
-        catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException)
-        {
-            return null;
-        }
-    }
-
-    /// <summary>After we asked to close, discard whatever the client still sends until its close frame.</summary>
-    private async Task<bool> DrainUntilCloseAsync(byte[] buffer)
-    {
-        while (true)
-        {
-            if (await ReceiveAsync(buffer) is not { } result)
-            {
-                return false;
-            }
-
-            if (result.MessageType == WebSocketMessageType.Close)
-            {
-                return true;
-            }
-        }
     }
 }

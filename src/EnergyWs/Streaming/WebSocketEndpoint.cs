@@ -113,15 +113,11 @@ internal sealed class WebSocketEndpoint(
             ? new ConnectionToken(revalidator, session, WantsNotices(context.Request.Query), authOptions.Value.RefreshNotice)
             : null;
         var control = ControlProtocol.Create(protocol, selection, time, logger, token);
-        var connection = new ClientConnection(socket, transport, selection, remote, _options, metrics, time, logger)
+        var connection = new ClientConnection(socket, transport, selection, remote, _options, metrics, time, logger, control, _readerFailures)
         {
             // Set by authentication: the sweeper closes the connection with 4401 once the token
             // expires, unless an in-band refresh moved it.
             ExpiresAt = session?.ClosesAt,
-            OnMessage = control.HandleAsync,
-            OnSweep = control.Sweep,
-            Format = control.Format,
-            ReaderFailures = _readerFailures,
         };
         if (!broadcaster.TryAdd(connection, _options.MaxConnections, from, out _))
         {
@@ -168,7 +164,7 @@ internal sealed class WebSocketEndpoint(
             ? history.Query(selection, after, until: null, max)
             : history.Latest(selection, max);
         lease?.Keep(snapshot.Frames.Count);
-        connection.SetReplay(snapshot.Frames, lease, timeout);
+        connection.Writer.SetReplay(snapshot.Frames, lease, timeout);
     }
 
     /// <summary>

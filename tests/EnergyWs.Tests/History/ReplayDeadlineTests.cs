@@ -23,7 +23,7 @@ public sealed class ReplayDeadlineTests : IDisposable
     {
         var client = Register();
         using var release = new Released();
-        client.SetReplay([], release, timeout: TimeSpan.FromSeconds(30));
+        client.Writer.SetReplay([], release, timeout: TimeSpan.FromSeconds(30));
 
         // No write is pending (the slow-client clock is not running), as between two batches.
         _time.Advance(TimeSpan.FromSeconds(29));
@@ -40,9 +40,9 @@ public sealed class ReplayDeadlineTests : IDisposable
     {
         var client = Register();
         using var release = new Released();
-        client.SetReplay([], release, timeout: TimeSpan.FromSeconds(30));
+        client.Writer.SetReplay([], release, timeout: TimeSpan.FromSeconds(30));
 
-        await client.WriteReplayAsync();
+        await client.Writer.WriteReplayAsync();
         Assert.True(release.Disposed);
 
         _time.Advance(TimeSpan.FromMinutes(5));

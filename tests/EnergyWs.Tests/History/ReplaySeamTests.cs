@@ -163,10 +163,10 @@ public sealed class ReplaySeamTests : IDisposable
     /// <summary>What the writer sends: the replay, then everything pending; the readings' power values in order.</summary>
     private static async Task<List<double>> DrainAsync(ClientConnection client, MemoryStream wire)
     {
-        await client.WriteReplayAsync();
-        while (client.TakePending(out _))
+        await client.Writer.WriteReplayAsync();
+        while (client.Writer.TakePending(out _))
         {
-            await client.FlushBatchAsync();
+            await client.Writer.FlushBatchAsync();
         }
 
         using var reader = WebSocket.CreateFromStream(new MemoryStream(wire.ToArray()), new WebSocketCreationOptions { IsServer = false });

@@ -224,9 +224,9 @@ public sealed class OverloadTests : IDisposable
     /// <summary>One turn of the connection's writer: take what is pending, write it.</summary>
     private static async Task SendPendingAsync(ClientConnection client)
     {
-        Assert.True(client.TakePending(out var close));
+        Assert.True(client.Writer.TakePending(out var close));
         Assert.False(close);
-        await client.FlushBatchAsync();
+        await client.Writer.FlushBatchAsync();
     }
 
     /// <summary>The text messages written so far, as a standard WebSocket client reads them.</summary>

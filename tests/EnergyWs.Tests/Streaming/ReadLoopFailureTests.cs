@@ -2,6 +2,8 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
+using EnergyWs.Protocol;
+using EnergyWs.Readings;
 using EnergyWs.Streaming;
 using EnergyWs.Tests.Auth;
 using EnergyWs.Tests.Infrastructure;
@@ -82,6 +84,18 @@ public sealed class ReadLoopFailureTests
         Assert.Equal(CloseReason.ServerError, await run.WaitAsync(Eventually.DefaultTimeout, Ct));
     }
 
+    /// <summary>Stands in for any bug in handling a message.</summary>
+    private sealed class FailingProtocol(Func<ReadOnlyMemory<byte>, ValueTask> onMessage) : IControlProtocol
+    {
+        public ValueTask HandleAsync(ClientConnection connection, ReadOnlyMemory<byte> message) => onMessage(message);
+
+        public void Sweep(ClientConnection connection, DateTimeOffset utcNow)
+        {
+        }
+
+        public ReadOnlyMemory<byte> Format(ReadingFrame frame) => frame.Utf8Json;
+    }
+
     /// <summary>A server WebSocket over our transport and a client WebSocket, on a real loopback TCP connection.</summary>
     private sealed class SocketPair : IAsyncDisposable
     {
@@ -119,12 +133,8 @@ public sealed class ReadLoopFailureTests
 
         public ClientConnection Connection(LogCapture logs, TimeProvider time, LogThrottle throttle, Func<ReadOnlyMemory<byte>, ValueTask> onMessage) =>
             new(Server, _transport, ClientSelection.All, "127.0.0.1:1", new StreamingOptions(),
-                new StreamingMetrics(_services.GetRequiredService<IMeterFactory>()), time, logs.CreateLogger("test"))
-            {
-                // Stands in for any bug in handling a message.
-                OnMessage = (_, message) => onMessage(message),
-                ReaderFailures = throttle,
-            };
+                new StreamingMetrics(_services.GetRequiredService<IMeterFactory>()), time, logs.CreateLogger("test"),
+                new FailingProtocol(onMessage), throttle);
 
         public async Task ExpectCloseAsync(WebSocketCloseStatus status)
         {
