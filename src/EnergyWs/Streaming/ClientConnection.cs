@@ -1,5 +1,4 @@
 using System.Net.WebSockets;
-using EnergyWs.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace EnergyWs.Streaming;

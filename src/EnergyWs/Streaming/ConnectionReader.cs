@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Net.WebSockets;
 using System.Runtime.CompilerServices;
-using EnergyWs.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace EnergyWs.Streaming;

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net.WebSockets;
-using EnergyWs.Protocol;
 using EnergyWs.Readings;
 using Microsoft.Extensions.Logging;
 

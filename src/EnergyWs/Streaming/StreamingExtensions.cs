@@ -1,4 +1,4 @@
-using EnergyWs.Protocol;
+using EnergyWs.Streaming.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;

@@ -1,8 +1,8 @@
 using System.Net.WebSockets;
 using EnergyWs.Auth;
 using EnergyWs.History;
-using EnergyWs.Protocol;
 using EnergyWs.Readings;
+using EnergyWs.Streaming.Protocol;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

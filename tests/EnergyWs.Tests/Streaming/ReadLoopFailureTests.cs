@@ -2,7 +2,6 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
-using EnergyWs.Protocol;
 using EnergyWs.Readings;
 using EnergyWs.Streaming;
 using EnergyWs.Tests.Auth;

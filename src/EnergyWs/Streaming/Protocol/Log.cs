@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace EnergyWs.Protocol;
+namespace EnergyWs.Streaming.Protocol;
 
 internal static partial class Log
 {

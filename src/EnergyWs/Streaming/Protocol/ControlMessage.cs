@@ -1,8 +1,7 @@
 using System.Text.Json;
 using EnergyWs.Readings;
-using EnergyWs.Streaming;
 
-namespace EnergyWs.Protocol;
+namespace EnergyWs.Streaming.Protocol;
 
 /// <summary>
 /// A client's control message, parsed by hand (no reflection): <c>type</c> plus the optional

@@ -1,9 +1,12 @@
 using EnergyWs.Readings;
-using EnergyWs.Streaming;
 
-namespace EnergyWs.Protocol;
+namespace EnergyWs.Streaming;
 
 /// <summary>What a connection asks of the protocol its route speaks.</summary>
+/// <remarks>
+/// The connection's seam: the connection, its reader and its writer know only this; the protocols
+/// (Streaming/Protocol) implement it and the endpoint picks one per route.
+/// </remarks>
 internal interface IControlProtocol
 {
     /// <summary>Handles a text or binary message from the client; called by the connection's reader, one at a time.</summary>

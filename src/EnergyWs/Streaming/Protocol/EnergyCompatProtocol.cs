@@ -1,10 +1,9 @@
 using System.Collections.Frozen;
 using System.Text;
 using EnergyWs.Readings;
-using EnergyWs.Streaming;
 using Microsoft.Extensions.Logging;
 
-namespace EnergyWs.Protocol;
+namespace EnergyWs.Streaming.Protocol;
 
 /// <summary>
 /// /ws/energy: the original energy-ws protocol, so its React and iOS clients switch over unchanged.

@@ -2,10 +2,9 @@ using System.Buffers;
 using System.Text.Json;
 using EnergyWs.Auth;
 using EnergyWs.Readings;
-using EnergyWs.Streaming;
 using Microsoft.Extensions.Logging;
 
-namespace EnergyWs.Protocol;
+namespace EnergyWs.Streaming.Protocol;
 
 /// <summary>Which protocol a WebSocket route speaks.</summary>
 internal enum StreamProtocol

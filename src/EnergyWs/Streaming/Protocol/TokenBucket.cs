@@ -1,4 +1,4 @@
-namespace EnergyWs.Protocol;
+namespace EnergyWs.Streaming.Protocol;
 
 /// <summary>
 /// Allows <see cref="Rate"/> control messages a second on average with bursts of
