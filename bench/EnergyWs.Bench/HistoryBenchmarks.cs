@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using System.Globalization;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Columns;
@@ -7,8 +6,6 @@ using BenchmarkDotNet.Configs;
 using EnergyWs.History;
 using EnergyWs.Readings;
 using EnergyWs.Streaming;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace EnergyWs.Bench;
@@ -26,7 +23,6 @@ public class HistoryAppendBenchmarks
     private const int Appends = 1_000;
 
     private readonly Reading _reading = new() { Timestamp = DateTimeOffset.UtcNow, PowerW = 2450.5, Voltage = 231.2, Current = 10.61, EnergyKwh = 18234.117 };
-    private ServiceProvider _services = null!;
     private ReadingHistory _history = null!;
     private byte[] _json = [];
     private Thread? _hammer;
@@ -43,15 +39,7 @@ public class HistoryAppendBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var metrics = new ReadingMetrics(_services.GetRequiredService<IMeterFactory>());
-        var pipeline = new ReadingPipeline(
-            new RecordDecoder(Options.Create(new ReadingsOptions()), metrics, TimeProvider.System, NullLogger<RecordDecoder>.Instance),
-            new Broadcaster(Options.Create(new StreamingOptions())),
-            metrics,
-            TimeProvider.System,
-            NullLogger<ReadingPipeline>.Instance);
-        _history = new ReadingHistory(pipeline, Options.Create(new HistoryOptions()), TimeProvider.System);
+        _history = new ReadingHistory(Options.Create(new HistoryOptions()), TimeProvider.System);
         _json = ReadingJson.Serialize(_reading);
         for (var i = 0; i < HistoryOptions.DefaultMaxReadings; i++)
         {
@@ -82,8 +70,6 @@ public class HistoryAppendBenchmarks
         {
             Console.WriteLine($"// history query hammer: {Scans} full scans");
         }
-
-        _services.Dispose();
     }
 
     /// <summary>One reading appended by the consumer (the ring is full: the oldest goes).</summary>
@@ -126,15 +112,7 @@ internal static class HistoryContention
 
     private static void Measure(int appends, bool hammer)
     {
-        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var metrics = new ReadingMetrics(services.GetRequiredService<IMeterFactory>());
-        var pipeline = new ReadingPipeline(
-            new RecordDecoder(Options.Create(new ReadingsOptions()), metrics, TimeProvider.System, NullLogger<RecordDecoder>.Instance),
-            new Broadcaster(Options.Create(new StreamingOptions())),
-            metrics,
-            TimeProvider.System,
-            NullLogger<ReadingPipeline>.Instance);
-        var history = new ReadingHistory(pipeline, Options.Create(new HistoryOptions()), TimeProvider.System);
+        var history = new ReadingHistory(Options.Create(new HistoryOptions()), TimeProvider.System);
         var reading = new Reading { Timestamp = DateTimeOffset.UtcNow, PowerW = 2450.5, Voltage = 231.2, Current = 10.61, EnergyKwh = 18234.117 };
         var json = ReadingJson.Serialize(reading);
         long sequence = 0;

@@ -18,9 +18,6 @@ internal static class HistoryExtensions
         services.AddSingleton<ReadingHistory>();
         services.AddSingleton<ReadingsApi>();
         services.AddSingleton<ReplayBudget>();
-        // Registered as a hosted service only so it is constructed (and subscribed to the
-        // pipeline) before the consumer starts delivering.
-        services.AddHostedService(sp => sp.GetRequiredService<ReadingHistory>());
 
         // Rebuild after a restart: read back as many records per partition as the history can
         // hold, unless Kafka:ReplayRecords says otherwise. By offset, because the embedded broker

@@ -20,7 +20,7 @@ internal readonly record struct HistorySnapshot(List<ReadingFrame> Frames, long 
 /// </summary>
 /// <remarks>
 /// <para>
-/// <see cref="Append"/> runs on the consumer thread alone (via <see cref="ReadingPipeline.Published"/>,
+/// <see cref="Append"/> runs on the consumer thread alone (called by the reading pipeline
 /// before the broadcaster sees the frame, for live and rebuilt records alike); readers run on
 /// request threads and never take a lock the writer takes, so a reader scanning the whole history
 /// cannot delay the consumer. Appending is O(1) and allocates only when the ring grows or a new
@@ -41,7 +41,7 @@ internal readonly record struct HistorySnapshot(List<ReadingFrame> Frames, long 
 /// could leave it nothing: <see cref="Query"/> then walks once more from the new end.
 /// </para>
 /// </remarks>
-internal sealed class ReadingHistory : IHostedService
+internal sealed class ReadingHistory
 {
     private const int InitialCapacity = 1024;
 
@@ -61,18 +61,13 @@ internal sealed class ReadingHistory : IHostedService
     private long _lastSequence;
     private int _latestCount;
 
-    public ReadingHistory(ReadingPipeline pipeline, IOptions<HistoryOptions> options, TimeProvider time)
+    public ReadingHistory(IOptions<HistoryOptions> options, TimeProvider time)
     {
-        ArgumentNullException.ThrowIfNull(pipeline);
         ArgumentNullException.ThrowIfNull(options);
         _time = time;
         _window = options.Value.Window;
         _maxReadings = options.Value.MaxReadings;
         _ring = new Slots(Math.Min(InitialCapacity, _maxReadings));
-
-        // Subscribed at construction: hosted services are all constructed before any starts, so
-        // this is in place before the consumer delivers its first (rebuild) record.
-        pipeline.Published += Append;
     }
 
     /// <summary>Frames held now.</summary>
@@ -255,10 +250,6 @@ internal sealed class ReadingHistory : IHostedService
 
         return new HistorySnapshot(frames, through, truncated);
     }
-
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     private void RemoveOldest(Slots ring)
     {

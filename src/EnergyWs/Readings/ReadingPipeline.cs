@@ -1,16 +1,19 @@
+using EnergyWs.History;
 using EnergyWs.Streaming;
 using Microsoft.Extensions.Logging;
 
 namespace EnergyWs.Readings;
 
 /// <summary>
-/// The hand-off from the consumer thread: decode, serialize once, publish. Never blocks on a
-/// client and never throws back into the consumer loop.
+/// The hand-off from the consumer thread: decode, serialize once, append to the history, hand to
+/// the sinks, publish to the clients. Never blocks on a client and never throws back into the consumer loop.
 /// </summary>
 /// <remarks>Called from the single consumer thread only; its scratch state is not shared.</remarks>
 internal sealed class ReadingPipeline(
     IRecordDecoder decoder,
+    ReadingHistory history,
     Broadcaster broadcaster,
+    IEnumerable<IReadingSink> sinks,
     ReadingMetrics metrics,
     TimeProvider timeProvider,
     ILogger<ReadingPipeline> logger)
@@ -18,6 +21,7 @@ internal sealed class ReadingPipeline(
     /// <summary>At most one skipped-record warning per interval; the rest are counted in the next one.</summary>
     private static readonly TimeSpan SkipLogInterval = TimeSpan.FromSeconds(10);
 
+    private readonly IReadingSink[] _sinks = [.. sinks];
     private readonly List<Reading> _scratch = new(8);
     private long _sequence;
     private long _lastSkipLog = long.MinValue;
@@ -26,9 +30,6 @@ internal sealed class ReadingPipeline(
     private long _suppressedFailures;
     private long _lastPublishFailureLog = long.MinValue;
     private long _suppressedPublishFailures;
-
-    /// <summary>Event raised (on the consumer thread) for each published frame; history hooks in here.</summary>
-    public event Action<ReadingFrame>? Published;
 
     /// <summary>Decodes and publishes one record; <paramref name="live"/> false means history rebuild only.</summary>
     public void Process(in KafkaRecord record, bool live = true)
@@ -67,7 +68,16 @@ internal sealed class ReadingPipeline(
             foreach (var reading in _scratch)
             {
                 var frame = new ReadingFrame(++_sequence, reading, ReadingJson.Serialize(reading), now, record.Timestamp);
-                Published?.Invoke(frame);
+
+                // History before broadcast: a client's replay takes a history snapshot after its
+                // ring start, and the ring gives it only frames from that start on; every frame the
+                // ring can give it is then already in the history, so nothing falls between the two.
+                history.Append(frame);
+                foreach (var sink in _sinks)
+                {
+                    sink.Accept(frame);
+                }
+
                 if (live)
                 {
                     broadcaster.Publish(frame);

@@ -1,20 +1,15 @@
-using System.Diagnostics.Metrics;
 using EnergyWs.History;
 using EnergyWs.Readings;
 using EnergyWs.Streaming;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
 namespace EnergyWs.Tests.History;
 
 /// <summary>Readers take the history without the consumer's help: whatever they get is a consistent view.</summary>
-public sealed class ReadingHistoryConcurrencyTests : IDisposable
+public sealed class ReadingHistoryConcurrencyTests
 {
     private static readonly DateTimeOffset Now = new(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
-
-    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
 
     [Fact]
     public async Task QueriesWhileTheConsumerAppends_GetTheNewestReadingsInOrderWithoutGapsOrRepeats()
@@ -22,14 +17,7 @@ public sealed class ReadingHistoryConcurrencyTests : IDisposable
         const int MaxReadings = 5_000;
         const int Appends = 200_000;
         var time = new FakeTimeProvider(Now);
-        var metrics = new ReadingMetrics(_services.GetRequiredService<IMeterFactory>());
-        var pipeline = new ReadingPipeline(
-            new RecordDecoder(Options.Create(new ReadingsOptions()), metrics, time, NullLogger<RecordDecoder>.Instance),
-            new Broadcaster(Options.Create(new StreamingOptions())),
-            metrics,
-            time,
-            NullLogger<ReadingPipeline>.Instance);
-        var history = new ReadingHistory(pipeline, Options.Create(new HistoryOptions { Window = TimeSpan.FromDays(1), MaxReadings = MaxReadings }), time);
+        var history = new ReadingHistory(Options.Create(new HistoryOptions { Window = TimeSpan.FromDays(1), MaxReadings = MaxReadings }), time);
         var reading = new Reading { Timestamp = Now.AddMinutes(-1), PowerW = 1, Device = "m" };
         var json = ReadingJson.Serialize(reading);
 
@@ -67,6 +55,4 @@ public sealed class ReadingHistoryConcurrencyTests : IDisposable
         var last = history.Query(ClientSelection.All, null, null, int.MaxValue).Frames;
         Assert.Equal(Enumerable.Range(Appends - MaxReadings + 1, MaxReadings).Select(i => (long)i), last.Select(f => f.Sequence));
     }
-
-    public void Dispose() => _services.Dispose();
 }

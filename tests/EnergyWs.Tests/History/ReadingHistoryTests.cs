@@ -140,13 +140,15 @@ public sealed class ReadingHistoryTests : IDisposable
     private (ReadingPipeline Pipeline, ReadingHistory History) Create(TimeSpan window, int maxReadings)
     {
         var metrics = new ReadingMetrics(_services.GetRequiredService<IMeterFactory>());
+        var history = new ReadingHistory(Options.Create(new HistoryOptions { Window = window, MaxReadings = maxReadings }), _time);
         var pipeline = new ReadingPipeline(
             new RecordDecoder(Options.Create(new ReadingsOptions()), metrics, _time, NullLogger<RecordDecoder>.Instance),
+            history,
             new Broadcaster(Microsoft.Extensions.Options.Options.Create(new StreamingOptions())),
+            [],
             metrics,
             _time,
             NullLogger<ReadingPipeline>.Instance);
-        var history = new ReadingHistory(pipeline, Options.Create(new HistoryOptions { Window = window, MaxReadings = maxReadings }), _time);
         return (pipeline, history);
     }
 

@@ -6,6 +6,7 @@ using System.Text.Json;
 using EnergyWs.History;
 using EnergyWs.Readings;
 using EnergyWs.Streaming;
+using EnergyWs.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -37,16 +38,10 @@ public sealed class ReplaySeamTests : IDisposable
     {
         _broadcaster = new Broadcaster(Options.Create(_options));
         var metrics = new ReadingMetrics(_services.GetRequiredService<IMeterFactory>());
-        _pipeline = new ReadingPipeline(
-            new RecordDecoder(Options.Create(new ReadingsOptions()), metrics, _time, NullLogger<RecordDecoder>.Instance),
-            _broadcaster,
-            metrics,
-            _time,
-            NullLogger<ReadingPipeline>.Instance);
-        _history = new ReadingHistory(_pipeline, Options.Create(new HistoryOptions { Window = TimeSpan.FromDays(1), MaxReadings = 100_000 }), _time);
+        _history = new ReadingHistory(Options.Create(new HistoryOptions { Window = TimeSpan.FromDays(1), MaxReadings = 100_000 }), _time);
 
-        // Subscribed after the history: runs once a frame is in the history and before it is published.
-        _pipeline.Published += frame =>
+        // A sink runs once a frame is in the history and before it is published.
+        var sink = new FrameSink(frame =>
         {
             _published.Add(frame);
             if (_onNextAppend is { } action)
@@ -54,7 +49,15 @@ public sealed class ReplaySeamTests : IDisposable
                 _onNextAppend = null;
                 action();
             }
-        };
+        });
+        _pipeline = new ReadingPipeline(
+            new RecordDecoder(Options.Create(new ReadingsOptions()), metrics, _time, NullLogger<RecordDecoder>.Instance),
+            _history,
+            _broadcaster,
+            [sink],
+            metrics,
+            _time,
+            NullLogger<ReadingPipeline>.Instance);
     }
 
     [Fact]

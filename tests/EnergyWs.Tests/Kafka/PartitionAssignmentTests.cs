@@ -245,16 +245,8 @@ public sealed class PartitionAssignmentTests
 
         // Every broker down at start: the partition is read from its low watermark once reachable.
         broker.SetAllBrokers(false);
-        await using var app = await new EnergyWsApp(kafka.BootstrapServers, topic, new Dictionary<string, string?>
-        {
-            ["Kafka:PartitionRefreshInterval"] = "00:00:01",
-            ["Kafka:ProbeInterval"] = "00:10:00",
-            ["Kafka:ReplayRecords"] = $"{Unread}",
-        }).StartAsync(waitForAssignment: false, Ct);
-
         // The consumer is held inside the first reading's hand-off, before its offset is recorded:
         // only the high watermark read at assignment can make the lag visible then.
-        var pipeline = app.Get<ReadingPipeline>();
         using var release = new ManualResetEventSlim();
         using var holding = new ManualResetEventSlim();
         void Hold(ReadingFrame _)
@@ -266,7 +258,16 @@ public sealed class PartitionAssignmentTests
             }
         }
 
-        pipeline.Published += Hold;
+        await using var app = await new EnergyWsApp(
+            kafka.BootstrapServers,
+            topic,
+            new Dictionary<string, string?>
+            {
+                ["Kafka:PartitionRefreshInterval"] = "00:00:01",
+                ["Kafka:ProbeInterval"] = "00:10:00",
+                ["Kafka:ReplayRecords"] = $"{Unread}",
+            },
+            services => services.AddSingleton<IReadingSink>(new FrameSink(Hold))).StartAsync(waitForAssignment: false, Ct);
         try
         {
             broker.SetAllBrokers(true);
@@ -278,7 +279,6 @@ public sealed class PartitionAssignmentTests
         {
             // Never leave the consumer thread waiting: the host's stop would wait for it.
             release.Set();
-            pipeline.Published -= Hold;
         }
     }
 

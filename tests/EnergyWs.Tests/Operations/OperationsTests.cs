@@ -95,11 +95,8 @@ public sealed class OperationsTests
     [Fact]
     public async Task Metrics_ProducingWhilePaused_LagEqualsProduced()
     {
-        await using var stack = await TestStack.StartAsync(Ct);
-        using var http = new HttpClient { BaseAddress = stack.App.ManagementAddress };
         // The consumer is held inside the first reading's hand-off (before it is counted or its
         // offset recorded), so the records stay in the broker as lag, as behind a stuck consumer.
-        var pipeline = stack.App.Get<ReadingPipeline>();
         using var release = new ManualResetEventSlim();
         var held = 0;
         void Hold(ReadingFrame _)
@@ -110,7 +107,8 @@ public sealed class OperationsTests
             }
         }
 
-        pipeline.Published += Hold;
+        await using var stack = await TestStack.StartAsync(null, services => services.AddSingleton<IReadingSink>(new FrameSink(Hold)), Ct);
+        using var http = new HttpClient { BaseAddress = stack.App.ManagementAddress };
         try
         {
             const int Produced = 25;
@@ -128,7 +126,6 @@ public sealed class OperationsTests
         {
             // Never leave the consumer thread waiting: the host's stop would wait for it.
             release.Set();
-            pipeline.Published -= Hold;
         }
     }
 

@@ -1,7 +1,9 @@
 using System.Diagnostics.Metrics;
 using System.Text;
+using EnergyWs.History;
 using EnergyWs.Readings;
 using EnergyWs.Streaming;
+using EnergyWs.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging.Testing;
@@ -25,6 +27,7 @@ public sealed class ReadingPipelineFailureTests : IDisposable
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero));
     private readonly FakeLogger<ReadingPipeline> _logger = new();
     private readonly Broadcaster _broadcaster = new(Options.Create(new StreamingOptions()));
+    private readonly List<Action<ReadingFrame>> _onFrame = [];
     private long _offset;
 
     [Fact]
@@ -39,19 +42,19 @@ public sealed class ReadingPipelineFailureTests : IDisposable
     [Fact]
     public void PublishFails_LoggedOncePerIntervalWithSuppressedCount_LaterRecordsPublished()
     {
-        var pipeline = Create(_decoder.Decoder);
         using var errors = new MetricCollector<long>(_services.GetRequiredService<IMeterFactory>(), ReadingMetrics.MeterName, "energyws_decode_errors_total");
         var failNext = false;
 
-        // The history hooks in here; a bug in it (or in serializing, or in the fan-out) is the same failure.
-        pipeline.Published += _ =>
+        // A sink runs where the history does; a bug in either (or in serializing, or in the fan-out) is the same failure.
+        _onFrame.Add(_ =>
         {
             if (failNext)
             {
                 throw new InvalidOperationException("publish bug");
             }
-        };
+        });
 
+        var pipeline = Create(_decoder.Decoder);
         AssertFailuresThrottled(pipeline, eventId: 2005, errors, DecodeReasons.PublishError, process: () =>
         {
             failNext = true;
@@ -75,7 +78,7 @@ public sealed class ReadingPipelineFailureTests : IDisposable
     private void AssertFailuresThrottled(ReadingPipeline pipeline, int eventId, MetricCollector<long> errors, string reason, Action process)
     {
         var published = 0;
-        pipeline.Published += _ => published++;
+        _onFrame.Add(_ => published++);
 
         // Five failures within one interval: one line. A good record between them still gets through.
         for (var i = 0; i < 5; i++)
@@ -106,8 +109,14 @@ public sealed class ReadingPipelineFailureTests : IDisposable
 
     private List<FakeLogRecord> Logged(int eventId) => [.. _logger.Collector.GetSnapshot().Where(r => r.Id.Id == eventId)];
 
-    private ReadingPipeline Create(IRecordDecoder decoder) =>
-        new(decoder, _broadcaster, new ReadingMetrics(_services.GetRequiredService<IMeterFactory>()), _time, _logger);
+    private ReadingPipeline Create(IRecordDecoder decoder) => new(
+        decoder,
+        new ReadingHistory(Options.Create(new HistoryOptions()), _time),
+        _broadcaster,
+        [new FrameSink(frame => _onFrame.ForEach(action => action(frame)))],
+        new ReadingMetrics(_services.GetRequiredService<IMeterFactory>()),
+        _time,
+        _logger);
 
     private void Process(ReadingPipeline pipeline, string value) =>
         pipeline.Process(TestDecoder.Record(null, value, offset: _offset++));
