@@ -5,7 +5,6 @@ using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using EnergyWs.History;
 using EnergyWs.Readings;
-using EnergyWs.Streaming;
 using Microsoft.Extensions.Options;
 
 namespace EnergyWs.Bench;

@@ -31,7 +31,7 @@ app.UseAuth();
 // Everything that serves readings is one group, behind one authorization policy: /ws, /ws/energy, /api/readings.
 var readings = app.MapGroup("").RequireAuthorization(AuthExtensions.ClientPolicy);
 readings.MapStreaming();
-readings.MapReadingsApi();
+readings.MapReadingsApi(ConnectRateLimit.ApiPolicy); // per client IP
 app.MapHealth();
 app.MapMetrics();
 

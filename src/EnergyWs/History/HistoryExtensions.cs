@@ -1,5 +1,3 @@
-using EnergyWs.Kafka;
-using EnergyWs.Streaming;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -19,20 +17,13 @@ internal static class HistoryExtensions
         services.AddSingleton<ReadingsApi>();
         services.AddSingleton<ReplayBudget>();
 
-        // Rebuild after a restart: read back as many records per partition as the history can
-        // hold, unless Kafka:ReplayRecords says otherwise. By offset, because the embedded broker
-        // cannot seek by time and a real broker's retention may be shorter than the window; what
-        // is older than the window is dropped on arrival. The one place an unset value is resolved.
-        services.AddOptions<KafkaOptions>()
-            .PostConfigure<IOptions<HistoryOptions>>((kafka, history) => kafka.ReplayRecords ??= history.Value.MaxReadings);
-
         return builder;
     }
 
-    /// <summary>GET /api/readings and /api/readings/latest, rate limited per client IP (429 + Retry-After).</summary>
-    public static RouteGroupBuilder MapReadingsApi(this IEndpointRouteBuilder endpoints)
+    /// <summary>GET /api/readings and /api/readings/latest, rate limited by <paramref name="rateLimitPolicy"/> (429 + Retry-After).</summary>
+    public static RouteGroupBuilder MapReadingsApi(this IEndpointRouteBuilder endpoints, string rateLimitPolicy)
     {
-        var api = endpoints.MapGroup("/api/readings").RequireRateLimiting(ConnectRateLimit.ApiPolicy);
+        var api = endpoints.MapGroup("/api/readings").RequireRateLimiting(rateLimitPolicy);
         api.MapGet("", context => context.RequestServices.GetRequiredService<ReadingsApi>().ReadingsAsync(context)).WithName("readings");
         api.MapGet("/latest", context => context.RequestServices.GetRequiredService<ReadingsApi>().LatestAsync(context)).WithName("readings-latest");
         return api;

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using EnergyWs.Readings;
-using EnergyWs.Streaming;
 using Microsoft.Extensions.Options;
 
 namespace EnergyWs.History;

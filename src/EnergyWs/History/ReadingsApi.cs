@@ -1,5 +1,5 @@
 using System.Buffers;
-using EnergyWs.Streaming;
+using EnergyWs.Readings;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
@@ -21,7 +21,7 @@ internal sealed class ReadingsApi(ReadingHistory history, IOptions<HistoryOption
     {
         ArgumentNullException.ThrowIfNull(context);
         var query = context.Request.Query;
-        if (!WebSocketEndpoint.TryParseSelection(query, out var selection, out var error))
+        if (!ClientSelection.TryParse(query, out var selection, out var error))
         {
             await BadRequestAsync(context, error!);
             return;
@@ -68,7 +68,7 @@ internal sealed class ReadingsApi(ReadingHistory history, IOptions<HistoryOption
     public async Task LatestAsync(HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        if (!WebSocketEndpoint.TryParseSelection(context.Request.Query, out var selection, out var error))
+        if (!ClientSelection.TryParse(context.Request.Query, out var selection, out var error))
         {
             await BadRequestAsync(context, error!);
             return;

@@ -1,3 +1,4 @@
+using EnergyWs.History;
 using EnergyWs.Readings;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -12,6 +13,13 @@ internal static class KafkaExtensions
         var services = builder.Services;
         services.AddOptionsWithValidateOnStart<KafkaOptions>().Bind(builder.Configuration.GetSection(KafkaOptions.Section));
         services.AddSingleton<IValidateOptions<KafkaOptions>, KafkaOptionsValidator>();
+
+        // Rebuild after a restart: read back as many records per partition as the history can
+        // hold, unless Kafka:ReplayRecords says otherwise. By offset, because the embedded broker
+        // cannot seek by time and a real broker's retention may be shorter than the window; what
+        // is older than the window is dropped on arrival. The one place an unset value is resolved.
+        services.AddOptions<KafkaOptions>()
+            .PostConfigure<IOptions<HistoryOptions>>((kafka, history) => kafka.ReplayRecords ??= history.Value.MaxReadings);
         services.AddOptionsWithValidateOnStart<ReadingsOptions>().Bind(builder.Configuration.GetSection(ReadingsOptions.Section));
         services.AddSingleton<IValidateOptions<ReadingsOptions>, ReadingsOptionsValidator>();
         services.AddSingleton<IValidateOptions<ReadingsOptions>, ReadingsMappingsValidator>();

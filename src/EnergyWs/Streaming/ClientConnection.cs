@@ -1,4 +1,5 @@
 using System.Net.WebSockets;
+using EnergyWs.Readings;
 using Microsoft.Extensions.Logging;
 
 namespace EnergyWs.Streaming;

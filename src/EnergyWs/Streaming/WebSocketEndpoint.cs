@@ -7,7 +7,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Microsoft.Extensions.Primitives;
 
 namespace EnergyWs.Streaming;
 
@@ -24,9 +23,9 @@ internal sealed class WebSocketEndpoint(
     IOptions<AuthOptions> authOptions,
     ILogger<WebSocketEndpoint> logger)
 {
-    /// <summary>Bounds on what a client may put in the query string.</summary>
-    internal const int MaxFilterValues = 64;
-    internal const int MaxFilterLength = 128;
+    /// <summary>Bounds on what a client may put in the query string (see <see cref="ClientSelection"/>).</summary>
+    internal const int MaxFilterValues = ClientSelection.MaxFilterValues;
+    internal const int MaxFilterLength = ClientSelection.MaxFilterLength;
 
     /// <summary>?notices=1: the client reads control messages it did not ask for (token_expiring).</summary>
     internal const string NoticesParameter = "notices";
@@ -54,7 +53,7 @@ internal sealed class WebSocketEndpoint(
             return;
         }
 
-        if (!TryParseSelection(context.Request.Query, out var selection, out var error))
+        if (!ClientSelection.TryParse(context.Request.Query, out var selection, out var error))
         {
             await Results.Problem(statusCode: StatusCodes.Status400BadRequest, detail: error).ExecuteAsync(context);
             return;
@@ -224,68 +223,4 @@ internal sealed class WebSocketEndpoint(
     /// </summary>
     private static bool WantsNotices(IQueryCollection query) =>
         query[NoticesParameter].ToString() is "1" or "true";
-
-    /// <summary>?device=a&amp;device=b&amp;channel=0 — repeatable; absent means everything.</summary>
-    internal static bool TryParseSelection(IQueryCollection query, out ClientSelection selection, out string? error)
-    {
-        selection = ClientSelection.All;
-        error = null;
-        if (!TryParseSet(query["device"], "device", out var devices, out error) ||
-            !TryParseSet(query["channel"], "channel", out var channels, out error))
-        {
-            return false;
-        }
-
-        if (devices is not null || channels is not null)
-        {
-            selection = new ClientSelection(devices, channels);
-        }
-
-        return true;
-    }
-
-    private static bool TryParseSet(StringValues values, string name, out HashSet<string>? set, out string? error)
-    {
-        set = null;
-        error = null;
-        if (values.Count == 0)
-        {
-            return true;
-        }
-
-        if (values.Count > MaxFilterValues)
-        {
-            error = $"At most {MaxFilterValues} '{name}' values are allowed.";
-            return false;
-        }
-
-        set = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var raw in values)
-        {
-            // Commas are accepted too: ?device=a,b
-            foreach (var value in (raw ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            {
-                if (value.Length > MaxFilterLength)
-                {
-                    error = $"A '{name}' value may be at most {MaxFilterLength} characters.";
-                    return false;
-                }
-
-                set.Add(value);
-            }
-        }
-
-        if (set.Count > MaxFilterValues)
-        {
-            error = $"At most {MaxFilterValues} '{name}' values are allowed.";
-            return false;
-        }
-
-        if (set.Count == 0)
-        {
-            set = null;
-        }
-
-        return true;
-    }
 }

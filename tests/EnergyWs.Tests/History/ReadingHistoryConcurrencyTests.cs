@@ -1,6 +1,5 @@
 using EnergyWs.History;
 using EnergyWs.Readings;
-using EnergyWs.Streaming;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Net.WebSockets;
+using EnergyWs.Readings;
 using EnergyWs.Streaming;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -4,6 +4,7 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using EnergyWs.History;
+using EnergyWs.Kafka;
 using EnergyWs.Readings;
 using EnergyWs.Streaming;
 using EnergyWs.Tests.Infrastructure;

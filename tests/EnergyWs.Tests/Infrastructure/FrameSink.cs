@@ -1,3 +1,4 @@
+using EnergyWs.Kafka;
 using EnergyWs.Readings;
 
 namespace EnergyWs.Tests.Infrastructure;

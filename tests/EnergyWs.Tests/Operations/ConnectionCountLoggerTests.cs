@@ -1,4 +1,5 @@
 using System.Net.WebSockets;
+using EnergyWs.Readings;
 using EnergyWs.Streaming;
 using EnergyWs.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Text;
 using EnergyWs.History;
+using EnergyWs.Kafka;
 using EnergyWs.Readings;
 using EnergyWs.Streaming;
 using EnergyWs.Tests.Infrastructure;

@@ -1,14 +1,19 @@
 using EnergyWs.History;
+using EnergyWs.Readings;
 using EnergyWs.Streaming;
 using Microsoft.Extensions.Logging;
 
-namespace EnergyWs.Readings;
+namespace EnergyWs.Kafka;
 
 /// <summary>
 /// The hand-off from the consumer thread: decode, serialize once, append to the history, hand to
 /// the sinks, publish to the clients. Never blocks on a client and never throws back into the consumer loop.
 /// </summary>
-/// <remarks>Called from the single consumer thread only; its scratch state is not shared.</remarks>
+/// <remarks>
+/// Called from the single consumer thread only; its scratch state is not shared. It lives in Kafka/
+/// because it is the one place that uses Readings/, History/ and Streaming/ together; those
+/// import only the ones before them in that order, never Kafka/ (docs/architecture.md).
+/// </remarks>
 internal sealed class ReadingPipeline(
     IRecordDecoder decoder,
     ReadingHistory history,

@@ -1,4 +1,6 @@
-namespace EnergyWs.Readings;
+using EnergyWs.Readings;
+
+namespace EnergyWs.Kafka;
 
 /// <summary>
 /// Takes each frame on the consumer thread after the history holds it and before any client is
