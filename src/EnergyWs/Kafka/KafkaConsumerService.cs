@@ -37,7 +37,6 @@ internal sealed class KafkaConsumerService(
     // A partition known at start whose watermarks arrive later than this after start takes the
     // late rule: records produced in between sit below its high watermark and are still live.
     private static readonly TimeSpan LateAfter = TimeSpan.FromSeconds(2);
-    private static readonly TimeSpan ErrorLogInterval = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan FirstRetry = TimeSpan.FromSeconds(1);
 
     private readonly KafkaOptions _options = options.Value;
@@ -57,7 +56,8 @@ internal sealed class KafkaConsumerService(
     private readonly HashSet<int> _knownAtStart = [];
     private bool _metadataSeen;
     private bool _refreshFailedBeforeMetadata;
-    private long _lastQueryFailureLog = long.MinValue;
+    // At most one 1009 line per refresh interval.
+    private readonly LogThrottle _queryFailures = new(time, options.Value.PartitionRefreshInterval);
 
     // Partitions whose watermark query or assignment failed once: written by the refresh task's
     // queries and the consumer thread, so their retry applies the late rule.
@@ -71,10 +71,10 @@ internal sealed class KafkaConsumerService(
     private Thread? _thread;
     private Task? _probe;
     private Task? _refresh;
-    private long _lastErrorLog = long.MinValue;
-    private long _suppressedErrors;
-    private long _lastUnruledLog = long.MinValue;
-    private long _suppressedUnruled;
+    // At most one line per interval for broker errors (any librdkafka thread) and records of
+    // unassigned partitions (the consumer thread); the rest are counted into the next.
+    private readonly LogThrottle _errors = new(time, LogThrottle.DefaultInterval);
+    private readonly LogThrottle _unruled = new(time, LogThrottle.DefaultInterval);
     private int _disposed;
     private int _stopped;
 
@@ -394,10 +394,8 @@ internal sealed class KafkaConsumerService(
             return true;
         }
 
-        var now = time.GetTimestamp();
-        if (_lastQueryFailureLog == long.MinValue || time.GetElapsedTime(_lastQueryFailureLog, now) >= _options.PartitionRefreshInterval)
+        if (_queryFailures.ShouldLog(out _))
         {
-            _lastQueryFailureLog = now;
             var ordered = failed.OrderBy(f => f.Partition).ToList();
             Log.PartitionsUnavailable(logger, _options.Topic, string.Join(", ", ordered.Select(f => f.Partition)), ordered[^1].Reason);
         }
@@ -561,15 +559,10 @@ internal sealed class KafkaConsumerService(
         }
 
         state.Error(error.Reason, error.Code is ErrorCode.Local_AllBrokersDown or ErrorCode.Local_Transport);
-        var now = time.GetTimestamp();
-        if (_lastErrorLog != long.MinValue && time.GetElapsedTime(Interlocked.Read(ref _lastErrorLog), now) < ErrorLogInterval)
+        if (_errors.ShouldLog(out var suppressed))
         {
-            Interlocked.Increment(ref _suppressedErrors);
-            return;
+            Log.KafkaError(logger, error.Reason, error.Code, suppressed);
         }
-
-        Interlocked.Exchange(ref _lastErrorLog, now);
-        Log.KafkaError(logger, error.Reason, error.Code, Interlocked.Exchange(ref _suppressedErrors, 0));
     }
 
     private void OnLog(LogMessage message)
@@ -581,19 +574,13 @@ internal sealed class KafkaConsumerService(
         }
     }
 
-    /// <summary>A record of a partition with no rule: dropped, reported at most every ErrorLogInterval.</summary>
+    /// <summary>A record of a partition with no rule: dropped, reported at most once per interval.</summary>
     private void Unruled(int partition)
     {
-        var now = time.GetTimestamp();
-        if (_lastUnruledLog != long.MinValue && time.GetElapsedTime(_lastUnruledLog, now) < ErrorLogInterval)
+        if (_unruled.ShouldLog(out var suppressed))
         {
-            _suppressedUnruled++;
-            return;
+            Log.UnassignedRecord(logger, _options.Topic, partition, suppressed);
         }
-
-        _lastUnruledLog = now;
-        Log.UnassignedRecord(logger, _options.Topic, partition, _suppressedUnruled);
-        _suppressedUnruled = 0;
     }
 
     private void Fatal(Error error)

@@ -23,18 +23,13 @@ internal sealed class ReadingPipeline(
     TimeProvider timeProvider,
     ILogger<ReadingPipeline> logger)
 {
-    /// <summary>At most one skipped-record warning per interval; the rest are counted in the next one.</summary>
-    private static readonly TimeSpan SkipLogInterval = TimeSpan.FromSeconds(10);
-
+    // At most one line per interval for each kind of failure; the rest are counted in the next one.
+    private readonly LogThrottle _skips = new(timeProvider, LogThrottle.DefaultInterval);
+    private readonly LogThrottle _failures = new(timeProvider, LogThrottle.DefaultInterval);
+    private readonly LogThrottle _publishFailures = new(timeProvider, LogThrottle.DefaultInterval);
     private readonly IReadingSink[] _sinks = [.. sinks];
     private readonly List<Reading> _scratch = new(8);
     private long _sequence;
-    private long _lastSkipLog = long.MinValue;
-    private long _suppressedSkips;
-    private long _lastFailureLog = long.MinValue;
-    private long _suppressedFailures;
-    private long _lastPublishFailureLog = long.MinValue;
-    private long _suppressedPublishFailures;
 
     /// <summary>Decodes and publishes one record; <paramref name="live"/> false means history rebuild only.</summary>
     public void Process(in KafkaRecord record, bool live = true)
@@ -51,7 +46,7 @@ internal sealed class ReadingPipeline(
         {
             // Only a last resort: every known bad input is a reason of its own. A producer that keeps
             // hitting such a bug still costs one stack trace per interval, not one per record.
-            if (ShouldLog(ref _lastFailureLog, ref _suppressedFailures, out var suppressed))
+            if (_failures.ShouldLog(out var suppressed))
             {
                 logger.DecoderFailed(ex, record.Topic, record.Partition, record.Offset, suppressed);
             }
@@ -94,7 +89,7 @@ internal sealed class ReadingPipeline(
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            if (ShouldLog(ref _lastPublishFailureLog, ref _suppressedPublishFailures, out var suppressed))
+            if (_publishFailures.ShouldLog(out var suppressed))
             {
                 logger.PublishFailed(ex, record.Topic, record.Partition, record.Offset, suppressed);
             }
@@ -108,26 +103,9 @@ internal sealed class ReadingPipeline(
 
     private void LogSkipped(in KafkaRecord record, string reason)
     {
-        if (ShouldLog(ref _lastSkipLog, ref _suppressedSkips, out var suppressed))
+        if (_skips.ShouldLog(out var suppressed))
         {
             logger.RecordSkipped(record.Topic, record.Partition, record.Offset, reason, suppressed);
         }
-    }
-
-    /// <summary>True at most once per <see cref="SkipLogInterval"/>; <paramref name="suppressed"/> is how many were held back since.</summary>
-    private bool ShouldLog(ref long last, ref long suppressedCount, out long suppressed)
-    {
-        var now = timeProvider.GetTimestamp();
-        if (last != long.MinValue && timeProvider.GetElapsedTime(last, now) < SkipLogInterval)
-        {
-            suppressedCount++;
-            suppressed = 0;
-            return false;
-        }
-
-        suppressed = suppressedCount;
-        suppressedCount = 0;
-        last = now;
-        return true;
     }
 }

@@ -21,9 +21,6 @@ internal sealed class RecordDecoder : IRecordDecoder
 
     private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = MaxDepth };
 
-    /// <summary>At most one log line per kind and interval; the rest are counted into the next.</summary>
-    private static readonly TimeSpan LogInterval = TimeSpan.FromSeconds(10);
-
     private readonly int _maxRecordBytes;
     private readonly List<FieldMapping> _mappings;
     private readonly MeterState _state;
@@ -37,10 +34,9 @@ internal sealed class RecordDecoder : IRecordDecoder
     private Headers? _headers;
     private DateTimeOffset? _envelopeTimestamp;
 
-    private long _lastResetLog = long.MinValue;
-    private long _suppressedResets;
-    private long _lastFullLog = long.MinValue;
-    private long _suppressedFull;
+    // At most one log line per kind and interval; the rest are counted into the next.
+    private readonly LogThrottle _resets;
+    private readonly LogThrottle _full;
 
     public RecordDecoder(IOptions<ReadingsOptions> options, ReadingMetrics metrics, TimeProvider time, ILogger<RecordDecoder> logger)
     {
@@ -58,6 +54,8 @@ internal sealed class RecordDecoder : IRecordDecoder
         _metrics = metrics;
         _time = time;
         _logger = logger;
+        _resets = new LogThrottle(time, LogThrottle.DefaultInterval);
+        _full = new LogThrottle(time, LogThrottle.DefaultInterval);
     }
 
     /// <summary>Device+channel entries held; bounded by <see cref="ReadingsOptions.MaxDevices"/>.</summary>
@@ -231,13 +229,13 @@ internal sealed class RecordDecoder : IRecordDecoder
             if (wentBackFrom is { } previous)
             {
                 _metrics.EnergyCounterReset();
-                if (ShouldLog(ref _lastResetLog, ref _suppressedResets, out var suppressed))
+                if (_resets.ShouldLog(out var suppressed))
                 {
                     _logger.CounterWentBack(device, channel, previous, fields.EnergyKwh ?? 0, record.Topic, record.Partition, record.Offset, suppressed);
                 }
             }
 
-            if (!stored && ShouldLog(ref _lastFullLog, ref _suppressedFull, out var full))
+            if (!stored && _full.ShouldLog(out var full))
             {
                 _logger.StateFull(_state.MaxEntries, full);
             }
@@ -256,21 +254,5 @@ internal sealed class RecordDecoder : IRecordDecoder
             PowerFactor = fields.PowerFactor,
             FrequencyHz = fields.FrequencyHz,
         };
-    }
-
-    private bool ShouldLog(ref long last, ref long suppressedCount, out long suppressed)
-    {
-        var now = _time.GetTimestamp();
-        if (last != long.MinValue && _time.GetElapsedTime(last, now) < LogInterval)
-        {
-            suppressedCount++;
-            suppressed = 0;
-            return false;
-        }
-
-        suppressed = suppressedCount;
-        suppressedCount = 0;
-        last = now;
-        return true;
     }
 }

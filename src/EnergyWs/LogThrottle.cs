@@ -1,13 +1,14 @@
-namespace EnergyWs.Streaming;
+namespace EnergyWs;
 
 /// <summary>
 /// Lets a log event through at most once per interval and counts the ones held back, for events
-/// any connection can raise: a pattern that hits every connection still costs one line per interval.
+/// any connection, record or broker callback can raise: a pattern that hits every one of them
+/// still costs one line per interval.
 /// </summary>
 /// <remarks>Thread-safe; the lock is taken only on the failure path it throttles.</remarks>
 internal sealed class LogThrottle(TimeProvider time, TimeSpan interval)
 {
-    /// <summary>The interval for per-connection failures (the readings pipeline uses the same).</summary>
+    /// <summary>The interval for per-connection, per-record and broker-error lines.</summary>
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromSeconds(10);
 
     private readonly Lock _lock = new();
