@@ -79,6 +79,17 @@ internal sealed class StreamingOptions
     public int MaxMessageBytes { get; set; } = DefaultMaxMessageBytes;
 
     /// <summary>
+    /// Control messages (ping, subscribe, refresh, …) one connection may send a second on average,
+    /// after its burst is spent; beyond it the connection is told rate_limited and closed.
+    /// </summary>
+    [Range(1, 10_000, ErrorMessage = "Streaming:ControlMessagesPerSecond must be between 1 and 10000.")]
+    public int ControlMessagesPerSecond { get; set; } = 20;
+
+    /// <summary>Control messages one connection may send at once before the per-second rate applies.</summary>
+    [Range(1, 100_000, ErrorMessage = "Streaming:ControlMessageBurst must be between 1 and 100000.")]
+    public int ControlMessageBurst { get; set; } = 40;
+
+    /// <summary>
     /// Connection attempts one client IP may make per minute, after its burst is spent; beyond it
     /// the attempt gets 429. A dashboard reconnecting with backoff makes a few; 0 turns the limit off.
     /// </summary>

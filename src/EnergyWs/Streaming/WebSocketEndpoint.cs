@@ -111,7 +111,7 @@ internal sealed class WebSocketEndpoint(
         var token = session is not null && context.RequestServices.GetService<TokenRevalidator>() is { } revalidator
             ? new ConnectionToken(revalidator, session, WantsNotices(context.Request.Query), authOptions.Value.RefreshNotice)
             : null;
-        var control = ControlProtocol.Create(protocol, selection, time, logger, token);
+        var control = ControlProtocol.Create(protocol, selection, time, logger, new ControlMessageLimit(_options.ControlMessagesPerSecond, _options.ControlMessageBurst), token);
         var connection = new ClientConnection(socket, transport, selection, remote, _options, metrics, time, logger, control, _readerFailures)
         {
             // Set by authentication: the sweeper closes the connection with 4401 once the token

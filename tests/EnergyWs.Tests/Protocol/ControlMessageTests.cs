@@ -119,7 +119,7 @@ public sealed class ControlMessageTests
             messages.Add(m!);
         }
 
-        Assert.InRange(messages.Count(m => m.Contains("\"pong\"", StringComparison.Ordinal)), (int)EnergyWs.Streaming.Protocol.TokenBucket.Burst, 199);
+        Assert.InRange(messages.Count(m => m.Contains("\"pong\"", StringComparison.Ordinal)), new EnergyWs.Streaming.StreamingOptions().ControlMessageBurst, 199);
         Assert.Contains("\"rate_limited\"", messages[^1], StringComparison.Ordinal);
     }
 }

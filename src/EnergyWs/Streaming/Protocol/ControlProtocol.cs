@@ -20,11 +20,10 @@ internal enum StreamProtocol
 /// One connection's side of the control protocol: answers its messages and rate-limits them.
 /// Runs on the connection's reader task only, so its state needs no locking.
 /// </summary>
-internal abstract class ControlProtocol(TimeProvider time, ILogger logger, ConnectionToken? token = null) : IControlProtocol
+internal abstract class ControlProtocol(TimeProvider time, ILogger logger, ControlMessageLimit limit, ConnectionToken? token = null) : IControlProtocol
 {
     private static readonly JsonWriterOptions WriterOptions = new() { Indented = false };
 
-    private TokenBucket _bucket = new(time);
     private bool _limited;
 
     protected TimeProvider Time { get; } = time;
@@ -32,10 +31,10 @@ internal abstract class ControlProtocol(TimeProvider time, ILogger logger, Conne
     /// <param name="token">The connection's credentials, when authentication is on: /ws then answers
     /// <c>refresh</c> (and sends <c>token_expiring</c> to a client that asked for notices).
     /// /ws/energy speaks the original protocol, which has neither.</param>
-    public static ControlProtocol Create(StreamProtocol protocol, ClientSelection selection, TimeProvider time, ILogger logger, ConnectionToken? token = null) =>
+    public static ControlProtocol Create(StreamProtocol protocol, ClientSelection selection, TimeProvider time, ILogger logger, ControlMessageLimit limit, ConnectionToken? token = null) =>
         protocol == StreamProtocol.EnergyCompat
-            ? new EnergyCompatProtocol(selection, time, logger)
-            : new ReadingsControlProtocol(time, logger, token);
+            ? new EnergyCompatProtocol(selection, time, logger, limit)
+            : new ReadingsControlProtocol(time, logger, limit, token);
 
     /// <summary>Sends <c>token_expiring</c> when due, to a client that asked for notices; nothing otherwise.</summary>
     public void Sweep(ClientConnection connection, DateTimeOffset utcNow)
@@ -62,10 +61,10 @@ internal abstract class ControlProtocol(TimeProvider time, ILogger logger, Conne
             return ValueTask.CompletedTask;
         }
 
-        if (!_bucket.TryTake())
+        if (!limit.TryTake())
         {
             _limited = true;
-            Log.RateLimited(logger, connection.Remote, TokenBucket.Rate);
+            Log.RateLimited(logger, connection.Remote, limit.Rate);
             connection.SendThenClose(Error(ErrorCodes.RateLimited, "Too many control messages; closing."), CloseReason.RateLimited);
             return ValueTask.CompletedTask;
         }
@@ -188,7 +187,7 @@ internal abstract class ControlProtocol(TimeProvider time, ILogger logger, Conne
 /// "all", it narrows to exactly them; an explicit null returns that dimension to "all");
 /// <c>unsubscribe</c> removes them. Both answer with the resulting selection.
 /// </summary>
-internal sealed class ReadingsControlProtocol(TimeProvider time, ILogger logger, ConnectionToken? token) : ControlProtocol(time, logger, token)
+internal sealed class ReadingsControlProtocol(TimeProvider time, ILogger logger, ControlMessageLimit limit, ConnectionToken? token) : ControlProtocol(time, logger, limit, token)
 {
     protected override byte[] Handle(ClientConnection connection, ControlMessage message)
     {

@@ -16,7 +16,7 @@ namespace EnergyWs.Streaming.Protocol;
 /// from connect, <c>unsubscribe</c> pauses the stream and <c>subscribe</c> resumes it.
 /// Control messages are accepted as text or binary frames (the iOS client sends binary).
 /// </remarks>
-internal sealed class EnergyCompatProtocol(ClientSelection selection, TimeProvider time, ILogger logger) : ControlProtocol(time, logger)
+internal sealed class EnergyCompatProtocol(ClientSelection selection, TimeProvider time, ILogger logger, ControlMessageLimit limit) : ControlProtocol(time, logger, limit)
 {
     public const string Stream = "energy";
 
