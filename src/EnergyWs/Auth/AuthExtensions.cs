@@ -58,6 +58,11 @@ internal static class AuthExtensions
             return builder;
         }
 
+        // The only scheme would otherwise be the default, and authentication (which WebApplication
+        // adds on its own) would validate or introspect a bearer token on every request: /health,
+        // /metrics, unknown paths. Without a default, only the client policy (/ws, /api/readings),
+        // which names the scheme, authenticates.
+        AppContext.SetSwitch("Microsoft.AspNetCore.Authentication.SuppressAutoDefaultScheme", true);
         authentication.AddJwtBearer();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<IOptions<AuthOptions>>(ConfigureJwtBearer);
         // Runs after the handler's own post-configuration, which creates the configuration manager.

@@ -36,6 +36,32 @@ public sealed class IntrospectionTests
     }
 
     [Fact]
+    public async Task Opaque_TokenOnPathsWithoutThePolicy_IsNeverIntrospected()
+    {
+        using var kafka = new TestKafka();
+        await using var provider = await IdentityProvider.StartAsync(Ct);
+        var logs = new LogCapture();
+        await using var app = await StartAsync(kafka, provider, logs);
+        using var http = new HttpClient { BaseAddress = app.BaseAddress };
+
+        foreach (var path in new[] { "/nope", "/health/live", "/metrics" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            request.Headers.Authorization = new("Bearer", provider.UnknownOpaque());
+            using var response = await http.SendAsync(request, Ct);
+        }
+
+        Assert.Equal(0, provider.Introspections);
+        // The readings API still asks.
+        using var readings = new HttpRequestMessage(HttpMethod.Get, "/api/readings");
+        readings.Headers.Authorization = new("Bearer", provider.UnknownOpaque());
+        using var refused = await http.SendAsync(readings, Ct);
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.Equal(1, provider.Introspections);
+        logs.AssertNoTokens(provider.Issued);
+    }
+
+    [Fact]
     public async Task Opaque_ProviderDown_CachedTokenStillAcceptedNewTokenIs503AndReadinessNamesIt()
     {
         using var kafka = new TestKafka();
