@@ -61,8 +61,8 @@ internal sealed class IntrospectionState
 
 /// <summary>
 /// RFC 7662 introspection of opaque tokens at the provider's introspection_endpoint (from
-/// discovery), authenticating with HTTP Basic. Results are kept by the token's SHA-256 (never the
-/// token) until the token's exp, at most <see cref="IntrospectionOptions.MaxCacheDuration"/>, for at
+/// discovery), authenticating with HTTP Basic. Active results (refusals are not kept) are kept by
+/// the token's SHA-256 (never the token) until the token's exp, at most <see cref="IntrospectionOptions.MaxCacheDuration"/>, for at
 /// most <see cref="IntrospectionOptions.CacheSize"/> tokens; at most
 /// <see cref="IntrospectionOptions.MaxConcurrent"/> requests are in flight.
 /// </summary>
@@ -226,27 +226,45 @@ internal sealed class TokenIntrospector : IDisposable
 
     private void Keep(string key, IntrospectionResult result, DateTimeOffset now)
     {
+        // Refusals are not kept: made-up tokens would fill the cache and crowd out the valid ones.
+        if (result.Outcome != IntrospectionOutcome.Active)
+        {
+            return;
+        }
+
         var until = now + _introspection.MaxCacheDuration;
-        if (result.Outcome == IntrospectionOutcome.Active && result.ExpiresAt < until)
+        if (result.ExpiresAt < until)
         {
             until = result.ExpiresAt;
         }
 
-        if (_cache.Count >= _introspection.CacheSize)
+        // Full: one entry makes room, an expired one if the first few looked at are, else the
+        // first (arbitrary) one; never a scan of the whole cache per insert.
+        var looked = 0;
+        while (_cache.Count >= _introspection.CacheSize)
         {
-            foreach (var (k, entry) in _cache)
+            KeyValuePair<string, (IntrospectionResult Result, DateTimeOffset Until)>? victim = null;
+            foreach (var entry in _cache)
             {
-                if (entry.Until <= now)
+                victim ??= entry;
+                if (entry.Value.Until <= now)
                 {
-                    _cache.TryRemove(k, out _);
+                    victim = entry;
+                    break;
+                }
+
+                if (++looked >= 8)
+                {
+                    break;
                 }
             }
 
-            if (_cache.Count >= _introspection.CacheSize)
+            if (victim is not { } evicted)
             {
-                // Full of live entries: this result is not kept (the next use asks again).
-                return;
+                break;
             }
+
+            _cache.TryRemove(evicted);
         }
 
         _cache[key] = (result, until);

@@ -62,6 +62,28 @@ public sealed class IntrospectionTests
     }
 
     [Fact]
+    public async Task Opaque_CacheFullOfRefusedTokens_ValidTokenIsStillKept()
+    {
+        using var kafka = new TestKafka();
+        await using var provider = await IdentityProvider.StartAsync(Ct);
+        var logs = new LogCapture();
+        await using var app = await StartAsync(kafka, provider, logs, new() { ["Auth:Introspection:CacheSize"] = "5" });
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await Handshake(app, provider.UnknownOpaque())).Status);
+        }
+
+        var token = provider.IssueOpaque();
+        var before = provider.Introspections;
+        Assert.True((await Handshake(app, token)).Upgraded);
+        Assert.True((await Handshake(app, token)).Upgraded);
+        Assert.True((await Handshake(app, token)).Upgraded);
+
+        Assert.Equal(before + 1, provider.Introspections);
+        logs.AssertNoTokens(provider.Issued);
+    }
+
+    [Fact]
     public async Task Opaque_ProviderDown_CachedTokenStillAcceptedNewTokenIs503AndReadinessNamesIt()
     {
         using var kafka = new TestKafka();
