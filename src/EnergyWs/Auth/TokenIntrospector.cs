@@ -204,6 +204,19 @@ internal sealed class TokenIntrospector : IDisposable
         }
 
         var identity = new ClaimsIdentity(response.Claims, "introspection", "sub", "role");
+        // Endpoints such as Authentik's also call refresh tokens active.
+        if (identity.FindFirst("token_type")?.Value is { } tokenType
+            && !string.Equals(tokenType, "Bearer", StringComparison.OrdinalIgnoreCase)
+            && !string.Equals(tokenType, "access_token", StringComparison.OrdinalIgnoreCase))
+        {
+            return new(IntrospectionOutcome.Refused, null, default, "not an access token (token_type)");
+        }
+
+        if (string.Equals(identity.FindFirst("token_use")?.Value, "refresh", StringComparison.OrdinalIgnoreCase))
+        {
+            return new(IntrospectionOutcome.Refused, null, default, "not an access token (token_use refresh)");
+        }
+
         var user = new ClaimsPrincipal(identity);
         if (!long.TryParse(identity.FindFirst("exp")?.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var exp))
         {

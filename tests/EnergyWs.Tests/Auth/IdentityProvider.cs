@@ -137,6 +137,9 @@ internal sealed class IdentityProvider : IAsyncDisposable
         return token;
     }
 
+    /// <summary>token_type answered by introspection for a token (Bearer when absent).</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, string> TokenTypes { get; } = new(StringComparer.Ordinal);
+
     /// <summary>A made-up opaque token the provider never issued.</summary>
     public string UnknownOpaque() => Remember(Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(32)));
 
@@ -257,7 +260,7 @@ internal sealed class IdentityProvider : IAsyncDisposable
                 ["client_id"] = "energy-ws-dashboard",
                 ["aud"] = grant.Audience,
                 ["scope"] = "openid profile energy:read",
-                ["token_type"] = "Bearer",
+                ["token_type"] = TokenTypes.TryGetValue(token, out var tokenType) ? tokenType : "Bearer",
                 ["iat"] = DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeSeconds(),
                 ["exp"] = grant.Expires.ToUnixTimeSeconds(),
             }), "application/json");

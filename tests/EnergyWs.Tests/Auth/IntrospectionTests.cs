@@ -84,6 +84,20 @@ public sealed class IntrospectionTests
     }
 
     [Fact]
+    public async Task Opaque_ActiveRefreshToken_Is401()
+    {
+        using var kafka = new TestKafka();
+        await using var provider = await IdentityProvider.StartAsync(Ct);
+        var logs = new LogCapture();
+        await using var app = await StartAsync(kafka, provider, logs);
+        var token = provider.IssueOpaque();
+        provider.TokenTypes[token] = "refresh_token";
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Handshake(app, token)).Status);
+        logs.AssertNoTokens(provider.Issued);
+    }
+
+    [Fact]
     public async Task Opaque_ProviderDown_CachedTokenStillAcceptedNewTokenIs503AndReadinessNamesIt()
     {
         using var kafka = new TestKafka();
