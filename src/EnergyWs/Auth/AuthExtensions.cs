@@ -28,6 +28,9 @@ internal static class AuthExtensions
         SecurityAlgorithms.EcdsaSha256, SecurityAlgorithms.EcdsaSha384, SecurityAlgorithms.EcdsaSha512,
     ];
 
+    /// <summary>Header typ values accepted when RFC 9068's at+jwt is not required (absent is accepted too).</summary>
+    private static readonly string[] AcceptedTypes = ["JWT", "at+jwt", "application/at+jwt"];
+
     public static IHostApplicationBuilder AddAuth(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -156,6 +159,14 @@ internal static class AuthExtensions
         {
             // RFC 9068 §4: the header's typ; ID tokens and other JWTs of the provider fail here.
             jwt.TokenValidationParameters.ValidTypes = ["at+jwt", "application/at+jwt"];
+        }
+        else
+        {
+            // Absent, JWT, or an access token's type; not logout+jwt or other typed JWTs of the provider.
+            jwt.TokenValidationParameters.TypeValidator = static (type, _, _) =>
+                string.IsNullOrEmpty(type) || AcceptedTypes.Contains(type, StringComparer.OrdinalIgnoreCase)
+                    ? type ?? ""
+                    : throw new SecurityTokenInvalidTypeException("the token's typ header is not JWT or at+jwt");
         }
 
         var skew = options.ClockSkew;

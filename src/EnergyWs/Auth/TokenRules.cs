@@ -31,9 +31,22 @@ internal static class TokenRules
             return "an ID token, not an access token (at_hash/c_hash)";
         }
 
-        if (user.FindFirst("typ") is { } typ && string.Equals(typ.Value, "ID", StringComparison.OrdinalIgnoreCase))
+        var typ = user.FindFirst("typ");
+        if (typ is not null && string.Equals(typ.Value, "ID", StringComparison.OrdinalIgnoreCase))
         {
             return "an ID token, not an access token (typ claim ID)";
+        }
+
+        // Keycloak labels access tokens Bearer, refresh tokens Refresh, ID tokens ID.
+        if (typ is not null && !string.Equals(typ.Value, "Bearer", StringComparison.OrdinalIgnoreCase))
+        {
+            return "not an access token (typ claim is not Bearer)";
+        }
+
+        // Logout tokens (OIDC Back-Channel Logout §2.4) are signed by the same keys.
+        if (user.HasClaim(c => c.Type == "events"))
+        {
+            return "a logout token, not an access token (events claim)";
         }
 
         if (rfc9068Claims && options.RequireAccessTokenType)

@@ -130,6 +130,20 @@ public sealed class ProviderTokenTests(ProviderTokenFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task Upgrade_RefreshTypClaimLogoutTokenOrLogoutHeaderTyp_AreRefused()
+    {
+        var refresh = Provider.Mint(TokenShape.KeycloakAccess, c => c["typ"] = "Refresh");
+        var logout = Provider.Mint(TokenShape.KeycloakAccess, c => (c["typ"], c["events"]) = (null, new Dictionary<string, object> { ["http://schemas.openid.net/event/backchannel-logout"] = new Dictionary<string, object>() }));
+        var logoutTyp = Provider.CreateToken(Provider.Rsa, d => d.TokenType = "logout+jwt");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Handshake(fixture.Default, refresh)).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Handshake(fixture.Default, logout)).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Handshake(fixture.Default, logoutTyp)).Status);
+        // The same token without the logout typ is accepted.
+        Assert.True((await Handshake(fixture.Default, Provider.CreateToken(Provider.Rsa))).Upgraded);
+    }
+
+    [Fact]
     public async Task Upgrade_TokenNamingNoPrincipal_IsRefused()
     {
         var token = Provider.Mint(TokenShape.KeycloakMachine, c => (c["client_id"], c["azp"]) = (null, null));
