@@ -148,11 +148,13 @@ internal sealed class TokenIntrospector : IDisposable
     private async Task<IntrospectionResult> AskAsync(string token, DateTimeOffset now, CancellationToken cancellationToken)
     {
         string? endpoint;
+        string? issuer;
         try
         {
             var manager = _jwt.Get(JwtBearerDefaults.AuthenticationScheme).ConfigurationManager;
             var configuration = manager is null ? null : await manager.GetConfigurationAsync(cancellationToken) as OpenIdConnectConfiguration;
             endpoint = configuration?.IntrospectionEndpoint;
+            issuer = configuration?.Issuer;
         }
         catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException or HttpRequestException or IOException)
         {
@@ -227,6 +229,18 @@ internal sealed class TokenIntrospector : IDisposable
         if (expiresAt + _options.ClockSkew <= now)
         {
             return new(IntrospectionOutcome.Refused, null, now + _introspection.MaxCacheDuration, "expired token");
+        }
+
+        // iss is optional in the answer (RFC 7662 §2.2); when given it must be the provider's.
+        if (identity.FindFirst("iss")?.Value is { } iss && !string.Equals(iss, issuer, StringComparison.Ordinal))
+        {
+            return new(IntrospectionOutcome.Refused, null, default, "the token is from another issuer");
+        }
+
+        if (long.TryParse(identity.FindFirst("nbf")?.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var nbf)
+            && DateTimeOffset.FromUnixTimeSeconds(nbf) - _options.ClockSkew > now)
+        {
+            return new(IntrospectionOutcome.Refused, null, default, "the token is not valid yet (nbf)");
         }
 
         if (_options.ValidateAudience && !identity.FindAll("aud").Any(a => _options.Audiences.Contains(a.Value, StringComparer.Ordinal)))

@@ -140,6 +140,9 @@ internal sealed class IdentityProvider : IAsyncDisposable
     /// <summary>token_type answered by introspection for a token (Bearer when absent).</summary>
     public System.Collections.Concurrent.ConcurrentDictionary<string, string> TokenTypes { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Members of the introspection answer replaced for a token (iss, nbf, exp, …).</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, Dictionary<string, object>> Overrides { get; } = new(StringComparer.Ordinal);
+
     /// <summary>A made-up opaque token the provider never issued.</summary>
     public string UnknownOpaque() => Remember(Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(32)));
 
@@ -252,7 +255,7 @@ internal sealed class IdentityProvider : IAsyncDisposable
                 return Results.Text("{\"active\":false}", "application/json");
             }
 
-            return Results.Text(JsonSerializer.Serialize(new Dictionary<string, object>
+            var answer = new Dictionary<string, object>
             {
                 ["active"] = true,
                 ["iss"] = Issuer,
@@ -263,7 +266,13 @@ internal sealed class IdentityProvider : IAsyncDisposable
                 ["token_type"] = TokenTypes.TryGetValue(token, out var tokenType) ? tokenType : "Bearer",
                 ["iat"] = DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeSeconds(),
                 ["exp"] = grant.Expires.ToUnixTimeSeconds(),
-            }), "application/json");
+            };
+            foreach (var (name, value) in Overrides.TryGetValue(token, out var overrides) ? overrides : [])
+            {
+                answer[name] = value;
+            }
+
+            return Results.Text(JsonSerializer.Serialize(answer), "application/json");
         }
         finally
         {

@@ -98,6 +98,27 @@ public sealed class IntrospectionTests
     }
 
     [Fact]
+    public async Task Opaque_ActiveButExpiredFromAnotherIssuerOrNotYetValid_Is401()
+    {
+        using var kafka = new TestKafka();
+        await using var provider = await IdentityProvider.StartAsync(Ct);
+        var logs = new LogCapture();
+        await using var app = await StartAsync(kafka, provider, logs);
+        var expired = provider.IssueOpaque();
+        provider.Overrides[expired] = new() { ["exp"] = DateTimeOffset.UtcNow.AddHours(-1).ToUnixTimeSeconds() };
+        var foreign = provider.IssueOpaque();
+        provider.Overrides[foreign] = new() { ["iss"] = "https://elsewhere.example.com/" };
+        var early = provider.IssueOpaque();
+        provider.Overrides[early] = new() { ["nbf"] = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds() };
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Handshake(app, expired)).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Handshake(app, foreign)).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Handshake(app, early)).Status);
+        Assert.True((await Handshake(app, provider.IssueOpaque())).Upgraded);
+        logs.AssertNoTokens([.. provider.Issued, IdentityProvider.IntrospectionSecret]);
+    }
+
+    [Fact]
     public async Task Opaque_ProviderDown_CachedTokenStillAcceptedNewTokenIs503AndReadinessNamesIt()
     {
         using var kafka = new TestKafka();
