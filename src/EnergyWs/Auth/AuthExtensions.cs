@@ -1,3 +1,4 @@
+using System.Net.Http;
 using EnergyWs.Streaming;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
@@ -87,7 +88,11 @@ internal static class AuthExtensions
         services.AddSingleton<SigningKeyState>();
         services.AddSingleton<IntrospectionState>();
         services.AddSingleton<TokenIntrospector>();
-        services.AddHttpClient(TokenIntrospector.HttpClientName);
+        // A redirect would send the client credentials and the token to wherever it points; an
+        // answer is a small JSON object, so a large one is refused, not buffered.
+        services.AddHttpClient(TokenIntrospector.HttpClientName)
+            .ConfigureHttpClient(static client => client.MaxResponseContentBufferSize = 64 * 1024)
+            .ConfigurePrimaryHttpMessageHandler(static () => new SocketsHttpHandler { AllowAutoRedirect = false });
         services.AddHostedService<SigningKeyRefresher>();
         services.AddHealthChecks().AddCheck<AuthReadinessCheck>("auth", tags: [Health.HealthExtensions.ReadyTag]);
         return builder;
@@ -199,6 +204,11 @@ internal static class AuthExtensions
                     var expires = new DateTimeOffset(validTo, TimeSpan.Zero);
                     context.HttpContext.Features.Set(new TokenSession(principal, expires, expires + skew));
                 }
+                else
+                {
+                    // A connection without an expiry would never close: fail closed.
+                    context.Fail("no expiry in the token");
+                }
 
                 return Task.CompletedTask;
             },
@@ -254,7 +264,8 @@ internal static class AuthExtensions
         }
 
         context.HttpContext.Features.Set(new TokenSession(principal, result.ExpiresAt, result.ExpiresAt + skew));
-        context.Principal = result.Principal;
+        // A copy: the cached principal is shared by every request with this token, and handlers may add identities or claims.
+        context.Principal = result.Principal!.Clone();
         context.Success();
     }
 
