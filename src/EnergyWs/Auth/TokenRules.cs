@@ -62,7 +62,7 @@ internal static class TokenRules
 
         // Machine tokens (client_credentials) name no user: Keycloak's lightweight tokens have no
         // sub, only the client; Authentik and Authelia put the client or service account in sub.
-        principal = Value(user, "sub") ?? Value(user, "client_id") ?? Value(user, "azp") ?? "";
+        principal = PrincipalKey(user) ?? "";
         if (principal.Length == 0)
         {
             return "no principal (sub, client_id or azp)";
@@ -88,6 +88,16 @@ internal static class TokenRules
     /// <c>scp</c> is an array (Okta, fosite) or a space-separated string (Entra ID). A JSON array
     /// arrives as one claim per element.
     /// </summary>
+    /// <summary>
+    /// Who the token is for, namespaced so a client named like a user is not that user: "sub:…",
+    /// else "client:…" (client_id, else azp); null when it names neither. A refresh must keep it,
+    /// and connections per user are counted by it.
+    /// </summary>
+    public static string? PrincipalKey(ClaimsPrincipal user) =>
+        Value(user, "sub") is { } subject ? "sub:" + subject
+        : (Value(user, "client_id") ?? Value(user, "azp")) is { } client ? "client:" + client
+        : null;
+
     public static HashSet<string> Scopes(ClaimsPrincipal user)
     {
         ArgumentNullException.ThrowIfNull(user);

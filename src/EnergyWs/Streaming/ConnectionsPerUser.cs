@@ -25,15 +25,9 @@ internal sealed class ConnectionsPerUser(IOptions<StreamingOptions> options)
         var user = context.User;
         if (user.Identity?.IsAuthenticated == true)
         {
-            // JWT claim names as issued: the handler does not map them (MapInboundClaims is off).
-            if (user.FindFirst("sub")?.Value is { Length: > 0 } subject)
+            if (Auth.TokenRules.PrincipalKey(user) is { } principal)
             {
-                return "sub:" + subject;
-            }
-
-            if ((user.FindFirst("client_id") ?? user.FindFirst("azp"))?.Value is { Length: > 0 } client)
-            {
-                return "client:" + client;
+                return principal;
             }
         }
 

@@ -118,7 +118,7 @@ public sealed class RefreshTests(RefreshFixture fixture) : IClassFixture<Refresh
         fixture.Logs.AssertNoTokens(Provider.Issued);
     }
 
-    public static TheoryData<string> RefusedRefreshes => ["another subject", "expired", "alg none", "wrong audience", "not a JWT", "no token", "ID token"];
+    public static TheoryData<string> RefusedRefreshes => ["another subject", "a client named like the user", "expired", "alg none", "wrong audience", "not a JWT", "no token", "ID token"];
 
     [Theory]
     [MemberData(nameof(RefusedRefreshes))]
@@ -222,6 +222,7 @@ public sealed class RefreshTests(RefreshFixture fixture) : IClassFixture<Refresh
         return @case switch
         {
             "another subject" => Token(TimeSpan.FromMinutes(5), subject: "user-2"),
+            "a client named like the user" => Token(TimeSpan.FromMinutes(5), customize: d => d.Subject = new System.Security.Claims.ClaimsIdentity([new System.Security.Claims.Claim("client_id", "user-1")])),
             "expired" => Provider.CreateToken(Provider.Rsa, d => (d.IssuedAt, d.NotBefore, d.Expires) = (now.AddMinutes(-10), now.AddMinutes(-10), now.AddMinutes(-1))),
             "alg none" => Provider.Remember(IdentityProvider.Base64Url($"{{\"alg\":\"none\",\"typ\":\"JWT\",\"kid\":\"{Provider.Rsa.Kid}\"}}") + "." + Token(TimeSpan.FromMinutes(5)).Split('.')[1] + "."),
             "wrong audience" => Token(TimeSpan.FromMinutes(5), customize: d => d.Audience = "another-client"),
