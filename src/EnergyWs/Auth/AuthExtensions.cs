@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Http;
 using EnergyWs.Streaming;
 using Microsoft.AspNetCore.Authentication;
@@ -215,6 +216,17 @@ internal static class AuthExtensions
             OnChallenge = context =>
             {
                 var services = context.HttpContext.RequestServices;
+                if (context.AuthenticateFailure is IntrospectionRateLimitedException limited)
+                {
+                    // Not a verdict on the token: the client may retry with it once its bucket refills.
+                    services.GetRequiredService<StreamingMetrics>().Rejected("rejected_rate");
+                    Log.Refused(services.GetRequiredService<ILogger<AuthOptions>>(), Remote(context.HttpContext), "introspection rate limited", limited.Message);
+                    context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                    context.Response.Headers.RetryAfter = limited.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+                    context.HandleResponse();
+                    return Task.CompletedTask;
+                }
+
                 if (context.AuthenticateFailure is IntrospectionUnavailableException)
                 {
                     // The token was not found bad, it could not be checked: a client should retry
@@ -246,9 +258,13 @@ internal static class AuthExtensions
     private static async Task IntrospectAsync(MessageReceivedContext context, string token, AuthOptions options, TimeSpan skew)
     {
         var introspector = context.HttpContext.RequestServices.GetRequiredService<TokenIntrospector>();
-        var result = await introspector.IntrospectAsync(token, context.HttpContext.RequestAborted);
+        var result = await introspector.IntrospectAsync(token, context.HttpContext.Connection.RemoteIpAddress, context.HttpContext.RequestAborted);
         switch (result.Outcome)
         {
+            case IntrospectionOutcome.RateLimited:
+                var seconds = Math.Max(1, (int)Math.Ceiling((result.ExpiresAt - context.HttpContext.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow()).TotalSeconds));
+                context.Fail(new IntrospectionRateLimitedException(result.Reason) { RetryAfterSeconds = seconds });
+                return;
             case IntrospectionOutcome.Unavailable:
                 context.Fail(new IntrospectionUnavailableException(result.Reason));
                 return;
@@ -276,7 +292,7 @@ internal static class AuthExtensions
     internal static string Describe(Exception? failure) => failure switch
     {
         null => "",
-        AuthenticationFailureException or IntrospectionUnavailableException => failure.Message,
+        AuthenticationFailureException or IntrospectionUnavailableException or IntrospectionRateLimitedException => failure.Message,
         _ => failure.GetType().Name,
     };
 

@@ -115,6 +115,17 @@ internal sealed class IntrospectionOptions
     [TimeSpanRange("00:00:00.100", "00:01:00", ErrorMessage = "Auth:Introspection:Timeout must be between 00:00:00.100 and 00:01:00.")]
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Introspections (cache misses) one client address (IPv6 by /64) may cause per minute, refilled
+    /// smoothly; 0: unlimited. Over it the handshake is answered 429 with Retry-After.
+    /// </summary>
+    [Range(0, 60_000, ErrorMessage = "Auth:Introspection:PerClientPerMinute must be between 0 and 60000.")]
+    public int PerClientPerMinute { get; set; } = 30;
+
+    /// <summary>Introspections one client address may cause at once before <see cref="PerClientPerMinute"/> applies.</summary>
+    [Range(1, 10_000, ErrorMessage = "Auth:Introspection:PerClientBurst must be between 1 and 10000.")]
+    public int PerClientBurst { get; set; } = 10;
+
     public bool Enabled => !string.IsNullOrWhiteSpace(ClientId);
 }
 

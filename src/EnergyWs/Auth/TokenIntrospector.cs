@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Net;
 using System.Net.Http;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
+using System.Threading.RateLimiting;
 using Duende.IdentityModel.Client;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.Logging;
@@ -23,6 +25,13 @@ internal enum IntrospectionOutcome
 
     /// <summary>The provider could not be asked (down, slow, too many requests in flight): nothing is known.</summary>
     Unavailable,
+
+    /// <summary>
+    /// Not asked: the client's address used up its introspections (see
+    /// <see cref="IntrospectionOptions.PerClientPerMinute"/>); nothing is known, the provider is fine.
+    /// <see cref="IntrospectionResult.ExpiresAt"/> is when the client may try again.
+    /// </summary>
+    RateLimited,
 }
 
 internal sealed record IntrospectionResult(IntrospectionOutcome Outcome, ClaimsPrincipal? Principal, DateTimeOffset ExpiresAt, string Reason);
@@ -43,6 +52,27 @@ internal sealed class IntrospectionUnavailableException : Exception
         : base(message, innerException)
     {
     }
+}
+
+/// <summary>The client's address asked for too many introspections: answered 429 with Retry-After, not 401, because the token may be fine.</summary>
+internal sealed class IntrospectionRateLimitedException : Exception
+{
+    public IntrospectionRateLimitedException()
+    {
+    }
+
+    public IntrospectionRateLimitedException(string message)
+        : base(message)
+    {
+    }
+
+    public IntrospectionRateLimitedException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    /// <summary>Whole seconds until the client's bucket has a token again, at least 1.</summary>
+    public int RetryAfterSeconds { get; init; } = 1;
 }
 
 /// <summary>The introspection endpoint's state, for readiness.</summary>
@@ -79,6 +109,10 @@ internal sealed class TokenIntrospector : IDisposable
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _slots;
 
+    // Per client address (IPv6 by /64): one client's made-up tokens cannot keep every slot busy.
+    // Only cache misses take a token; a client without an address (a revalidation) is not limited.
+    private readonly PartitionedRateLimiter<IPAddress?> _perClient;
+
     // Own cache rather than MemoryCache: entries expire by the TimeProvider (tests move it), and
     // the bound is a plain count. Key: hex SHA-256 of the token.
     private readonly ConcurrentDictionary<string, (IntrospectionResult Result, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
@@ -99,9 +133,30 @@ internal sealed class TokenIntrospector : IDisposable
         _state = state;
         _logger = logger;
         _slots = new SemaphoreSlim(_introspection.MaxConcurrent, _introspection.MaxConcurrent);
+        _perClient = PartitionedRateLimiter.Create<IPAddress?, IPAddress>(PerClient);
     }
 
-    public async Task<IntrospectionResult> IntrospectAsync(string token, CancellationToken cancellationToken)
+    private RateLimitPartition<IPAddress> PerClient(IPAddress? remote)
+    {
+        var bucket = ClientAddress.Bucket(remote);
+        if (_introspection.PerClientPerMinute == 0 || bucket is null)
+        {
+            return RateLimitPartition.GetNoLimiter(IPAddress.None);
+        }
+
+        // One token every 60 s / rate: the bucket refills smoothly instead of once a minute.
+        var period = TimeSpan.FromTicks(TimeSpan.TicksPerMinute / _introspection.PerClientPerMinute);
+        return RateLimitPartition.GetTokenBucketLimiter(bucket, _ => new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = _introspection.PerClientBurst,
+            TokensPerPeriod = 1,
+            ReplenishmentPeriod = period,
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        });
+    }
+
+    public async Task<IntrospectionResult> IntrospectAsync(string token, IPAddress? client, CancellationToken cancellationToken)
     {
         var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
         var now = _time.GetUtcNow();
@@ -113,6 +168,15 @@ internal sealed class TokenIntrospector : IDisposable
             }
 
             _cache.TryRemove(KeyValuePair.Create(key, cached));
+        }
+
+        using (var lease = _perClient.AttemptAcquire(client))
+        {
+            if (!lease.IsAcquired)
+            {
+                var wait = lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : TimeSpan.FromSeconds(1);
+                return new(IntrospectionOutcome.RateLimited, null, now + wait, "too many introspections from this client");
+            }
         }
 
         using var timeout = new CancellationTokenSource(_introspection.Timeout, _time);
@@ -309,5 +373,9 @@ internal sealed class TokenIntrospector : IDisposable
         return new(IntrospectionOutcome.Unavailable, null, default, reason);
     }
 
-    public void Dispose() => _slots.Dispose();
+    public void Dispose()
+    {
+        _slots.Dispose();
+        _perClient.Dispose();
+    }
 }

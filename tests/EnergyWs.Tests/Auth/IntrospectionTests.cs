@@ -175,6 +175,8 @@ public sealed class IntrospectionTests
         {
             ["Auth:Introspection:MaxConcurrent"] = "2",
             ["Auth:Introspection:Timeout"] = "00:00:30",
+            // From one address: the per-client limit is what the next test is about.
+            ["Auth:Introspection:PerClientPerMinute"] = "0",
         });
         // A slow provider: nothing is answered until the flood has arrived.
         var gate = provider.IntrospectionGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -193,6 +195,66 @@ public sealed class IntrospectionTests
     }
 
     [Fact]
+    public async Task Opaque_OneClientFloodsMadeUpTokens_IsCutOffAfterItsBurstWith429AnotherAddressIsStillIntrospected()
+    {
+        using var kafka = new TestKafka();
+        await using var provider = await IdentityProvider.StartAsync(Ct);
+        var logs = new LogCapture();
+        await using var app = await StartAsync(kafka, provider, logs, new()
+        {
+            ["Auth:Introspection:PerClientPerMinute"] = "1",
+            ["Auth:Introspection:PerClientBurst"] = "3",
+        });
+
+        var results = new List<Handshake>();
+        for (var i = 0; i < 12; i++)
+        {
+            results.Add(await Handshake(app, provider.UnknownOpaque()));
+        }
+
+        // The burst is asked about and refused; the rest is not asked, and not called bad.
+        Assert.Equal(3, provider.Introspections);
+        Assert.All(results.Take(3), r => Assert.Equal(HttpStatusCode.Unauthorized, r.Status));
+        Assert.All(results.Skip(3), r => Assert.Equal(HttpStatusCode.TooManyRequests, r.Status));
+
+        // Another client address still gets its (valid) token introspected.
+        using var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (context, cancellationToken) =>
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                try
+                {
+                    socket.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0));
+                    await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+                    return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        };
+        using var other = new HttpClient(handler) { BaseAddress = app.BaseAddress };
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/readings");
+        request.Headers.Authorization = new("Bearer", provider.IssueOpaque());
+        using var response = await other.SendAsync(request, Ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(4, provider.Introspections);
+
+        // The limited client is told when to come back.
+        using var local = new HttpClient { BaseAddress = app.BaseAddress };
+        using var again = new HttpRequestMessage(HttpMethod.Get, "/api/readings");
+        again.Headers.Authorization = new("Bearer", provider.IssueOpaque());
+        using var limited = await local.SendAsync(again, Ct);
+        Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
+        Assert.True(limited.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), "a Retry-After is given");
+        Assert.Equal(4, provider.Introspections);
+        logs.AssertNoTokens(provider.Issued);
+    }
+
+    [Fact]
     public async Task Opaque_NoSlotWithinTimeout_Is503AndProviderIsNotAskedMore()
     {
         using var kafka = new TestKafka();
@@ -202,6 +264,7 @@ public sealed class IntrospectionTests
         {
             ["Auth:Introspection:MaxConcurrent"] = "1",
             ["Auth:Introspection:Timeout"] = "00:00:01",
+            ["Auth:Introspection:PerClientPerMinute"] = "0",
         });
         provider.IntrospectionGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
