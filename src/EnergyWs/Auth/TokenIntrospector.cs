@@ -188,13 +188,14 @@ internal sealed class TokenIntrospector : IDisposable
         }
         catch (OperationCanceledException)
         {
-            return Unavailable("too many introspections in flight");
+            // Busy slots or a client that went away say nothing about the provider: no outage.
+            return NotAsked(cancellationToken.IsCancellationRequested ? "the request was aborted" : "too many introspections in flight");
         }
 
         IntrospectionResult result;
         try
         {
-            result = await AskAsync(token, now, linked.Token);
+            result = await AskAsync(token, now, linked.Token, cancellationToken);
         }
         finally
         {
@@ -209,7 +210,7 @@ internal sealed class TokenIntrospector : IDisposable
         return result;
     }
 
-    private async Task<IntrospectionResult> AskAsync(string token, DateTimeOffset now, CancellationToken cancellationToken)
+    private async Task<IntrospectionResult> AskAsync(string token, DateTimeOffset now, CancellationToken cancellationToken, CancellationToken aborted)
     {
         string? endpoint;
         string? issuer;
@@ -219,6 +220,10 @@ internal sealed class TokenIntrospector : IDisposable
             var configuration = manager is null ? null : await manager.GetConfigurationAsync(cancellationToken) as OpenIdConnectConfiguration;
             endpoint = configuration?.IntrospectionEndpoint;
             issuer = configuration?.Issuer;
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            return NotAsked("the request was aborted");
         }
         catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException or HttpRequestException or IOException)
         {
@@ -249,6 +254,11 @@ internal sealed class TokenIntrospector : IDisposable
                 TokenTypeHint = "access_token",
             };
             response = await _http.CreateClient(HttpClientName).IntrospectTokenAsync(request, cancellationToken);
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            // The client went away: only our own timeout firing says the endpoint is slow.
+            return NotAsked("the request was aborted");
         }
         catch (OperationCanceledException)
         {
@@ -360,6 +370,9 @@ internal sealed class TokenIntrospector : IDisposable
 
         _cache[key] = (result, until);
     }
+
+    /// <summary>Unavailable for this request only; the endpoint's state (readiness, warning 4008) is left alone.</summary>
+    private static IntrospectionResult NotAsked(string reason) => new(IntrospectionOutcome.Unavailable, null, default, reason);
 
     private IntrospectionResult Unavailable(string reason)
     {

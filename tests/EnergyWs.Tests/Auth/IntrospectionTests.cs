@@ -255,6 +255,34 @@ public sealed class IntrospectionTests
     }
 
     [Fact]
+    public async Task Opaque_HandshakeAbortedDuringIntrospection_ReadinessStaysHealthyAndNoOutageIsLogged()
+    {
+        using var kafka = new TestKafka();
+        await using var provider = await IdentityProvider.StartAsync(Ct);
+        var logs = new LogCapture();
+        await using var app = await StartAsync(kafka, provider, logs, new() { ["Auth:Introspection:Timeout"] = "00:00:30" });
+        var gate = provider.IntrospectionGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        using (var abort = CancellationTokenSource.CreateLinkedTokenSource(Ct))
+        using (var http = new HttpClient { BaseAddress = app.BaseAddress })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/readings");
+            request.Headers.Authorization = new("Bearer", provider.IssueOpaque());
+            var pending = http.SendAsync(request, abort.Token);
+            await Eventually.TrueAsync(() => provider.IntrospectionsInFlight == 1, "the introspection is in flight", Ct);
+            await abort.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending);
+            await Eventually.TrueAsync(() => provider.IntrospectionsInFlight == 0, "the introspection is given up", Ct);
+        }
+
+        gate.SetResult();
+        using var management = new HttpClient { BaseAddress = app.ManagementAddress };
+        Assert.Contains("\"auth\":{\"status\":\"Healthy\"", await management.GetStringAsync("/health/ready", Ct), StringComparison.Ordinal);
+        Assert.DoesNotContain(logs.Lines, l => l.Contains("[4008]", StringComparison.Ordinal));
+        logs.AssertNoTokens(provider.Issued);
+    }
+
+    [Fact]
     public async Task Opaque_NoSlotWithinTimeout_Is503AndProviderIsNotAskedMore()
     {
         using var kafka = new TestKafka();
