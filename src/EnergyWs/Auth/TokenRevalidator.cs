@@ -1,3 +1,4 @@
+using System.Net;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Http;
@@ -13,7 +14,10 @@ namespace EnergyWs.Auth;
 internal sealed class TokenRevalidator(IServiceScopeFactory scopes)
 {
     /// <summary>The credentials the token grants, or null and why it was refused (never the token's contents).</summary>
-    public async Task<(TokenSession? Session, string Refusal)> ValidateAsync(string? token)
+    /// <param name="client">The connection's address: an opaque token's introspection counts against
+    /// that address's limit, as at the upgrade, not against one bucket every connection would share.</param>
+    /// <param name="aborted">The connection's end: an introspection in flight for a client that left is given up.</param>
+    public async Task<(TokenSession? Session, string Refusal)> ValidateAsync(string? token, IPAddress? client, CancellationToken aborted)
     {
         if (string.IsNullOrWhiteSpace(token))
         {
@@ -21,7 +25,8 @@ internal sealed class TokenRevalidator(IServiceScopeFactory scopes)
         }
 
         await using var scope = scopes.CreateAsyncScope();
-        var context = new DefaultHttpContext { RequestServices = scope.ServiceProvider };
+        var context = new DefaultHttpContext { RequestServices = scope.ServiceProvider, RequestAborted = aborted };
+        context.Connection.RemoteIpAddress = client;
         context.Request.Headers.Authorization = "Bearer " + token;
         var result = await context.AuthenticateAsync(JwtBearerDefaults.AuthenticationScheme);
         if (!result.Succeeded)

@@ -109,7 +109,7 @@ internal sealed class WebSocketEndpoint(
             ?? throw new InvalidOperationException("The WebSocket transport is missing: call UseStreaming() before the endpoints.");
         var session = context.Features.Get<TokenSession>();
         var token = session is not null && context.RequestServices.GetService<TokenRevalidator>() is { } revalidator
-            ? new ConnectionToken(revalidator, session, WantsNotices(context.Request.Query), authOptions.Value.RefreshNotice)
+            ? new ConnectionToken(revalidator, session, WantsNotices(context.Request.Query), authOptions.Value.RefreshNotice, context.Connection.RemoteIpAddress, context.RequestAborted)
             : null;
         var control = ControlProtocol.Create(protocol, selection, time, logger, new ControlMessageLimit(_options.ControlMessagesPerSecond, _options.ControlMessageBurst), token);
         var connection = new ClientConnection(socket, transport, selection, remote, _options, metrics, time, logger, control, _readerFailures)

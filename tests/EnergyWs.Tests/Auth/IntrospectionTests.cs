@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http;
+using System.Net.WebSockets;
 using System.Text.Json;
 using EnergyWs.Auth;
 using EnergyWs.Tests.Infrastructure;
@@ -322,6 +323,56 @@ public sealed class IntrospectionTests
         using var reply = JsonDocument.Parse(await client.ReceiveAsync());
         Assert.Equal("refreshed", reply.RootElement.GetProperty("type").GetString());
         Assert.True(reply.RootElement.GetProperty("expires_at").GetDateTimeOffset() > DateTimeOffset.UtcNow.AddMinutes(9));
+        logs.AssertNoTokens(provider.Issued);
+    }
+
+    [Fact]
+    public async Task Opaque_RefreshesInBand_CountAgainstTheConnectionsAddressLimit()
+    {
+        using var kafka = new TestKafka();
+        await using var provider = await IdentityProvider.StartAsync(Ct);
+        var logs = new LogCapture();
+        await using var app = await StartAsync(kafka, provider, logs, new()
+        {
+            ["Auth:Introspection:PerClientPerMinute"] = "1",
+            ["Auth:Introspection:PerClientBurst"] = "3",
+        });
+        await using var client = await WsClient.ConnectAsync(app.WebSocketUri("/ws"), AuthClient.Bearer(provider.IssueOpaque(lifetime: TimeSpan.FromMinutes(5))), cancellationToken: Ct);
+
+        // The upgrade took one of this address's three; two made-up tokens take the rest.
+        for (var i = 0; i < 4; i++)
+        {
+            await client.SendAsync(JsonSerializer.Serialize(new Dictionary<string, string> { ["type"] = "refresh", ["token"] = provider.UnknownOpaque() }));
+            using var reply = JsonDocument.Parse(await client.ReceiveAsync());
+            Assert.Equal("invalid_token", reply.RootElement.GetProperty("code").GetString());
+        }
+
+        Assert.Equal(3, provider.Introspections);
+        Assert.Equal(WebSocketState.Open, client.Socket.State);
+        logs.AssertNoTokens(provider.Issued);
+    }
+
+    [Fact]
+    public async Task Opaque_ClientGoneDuringRefreshIntrospection_IsGivenUpWithoutAnOutage()
+    {
+        using var kafka = new TestKafka();
+        await using var provider = await IdentityProvider.StartAsync(Ct);
+        var logs = new LogCapture();
+        await using var app = await StartAsync(kafka, provider, logs, new() { ["Auth:Introspection:Timeout"] = "00:00:30" });
+        var client = await WsClient.ConnectAsync(app.WebSocketUri("/ws"), AuthClient.Bearer(provider.IssueOpaque(lifetime: TimeSpan.FromMinutes(5))), cancellationToken: Ct);
+        var gate = provider.IntrospectionGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        await client.SendAsync(JsonSerializer.Serialize(new Dictionary<string, string> { ["type"] = "refresh", ["token"] = provider.IssueOpaque() }));
+        await Eventually.TrueAsync(() => provider.IntrospectionsInFlight == 1, "the refresh is being introspected", Ct);
+        client.Socket.Abort();
+        await client.DisposeAsync();
+
+        // Well before the 30-second timeout: the connection's end cancels the provider request.
+        await Eventually.TrueAsync(() => provider.IntrospectionsInFlight == 0, "the introspection is given up", Ct);
+        gate.SetResult();
+        using var management = new HttpClient { BaseAddress = app.ManagementAddress };
+        Assert.Contains("\"auth\":{\"status\":\"Healthy\"", await management.GetStringAsync("/health/ready", Ct), StringComparison.Ordinal);
+        Assert.DoesNotContain(logs.Lines, l => l.Contains("[4008]", StringComparison.Ordinal));
         logs.AssertNoTokens(provider.Issued);
     }
 

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Net;
 using System.Text.Json;
 using EnergyWs.Auth;
 using EnergyWs.Readings;
@@ -102,7 +103,7 @@ internal abstract class ControlProtocol(TimeProvider time, ILogger logger, Contr
     /// </summary>
     private async ValueTask RefreshAsync(ClientConnection connection, ConnectionToken current, string? newToken)
     {
-        var (session, refusal) = await current.Validator.ValidateAsync(newToken);
+        var (session, refusal) = await current.Validator.ValidateAsync(newToken, current.Client, current.Aborted);
         if (session is not null && !string.Equals(session.Principal, current.Session.Principal, StringComparison.Ordinal))
         {
             // A connection belongs to one principal for its lifetime: what it was allowed to see
@@ -268,7 +269,9 @@ internal sealed class ReadingsControlProtocol(TimeProvider time, ILogger logger,
 /// One connection's credentials for in-band refresh: the session it holds now and whether the
 /// client asked for expiry notices. The reader task replaces the session; the sweeper reads it.
 /// </summary>
-internal sealed class ConnectionToken(TokenRevalidator validator, TokenSession session, bool notices, TimeSpan noticeLead)
+/// <param name="client">The connection's address, for the per-address introspection limit.</param>
+/// <param name="aborted">Fires when the connection goes away (the upgrade request's RequestAborted).</param>
+internal sealed class ConnectionToken(TokenRevalidator validator, TokenSession session, bool notices, TimeSpan noticeLead, IPAddress? client, CancellationToken aborted)
 {
     private volatile TokenSession _session = session;
 
@@ -276,6 +279,10 @@ internal sealed class ConnectionToken(TokenRevalidator validator, TokenSession s
     private long _noticedFor;
 
     public TokenRevalidator Validator => validator;
+
+    public IPAddress? Client => client;
+
+    public CancellationToken Aborted => aborted;
 
     public bool Notices => notices;
 
