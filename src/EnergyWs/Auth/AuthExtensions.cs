@@ -319,6 +319,16 @@ internal static class AuthExtensions
                 Log.AudienceNotChecked(logger);
             }
 
+            // http is for a provider on the same host (a test stand-in, a sidecar); across a network
+            // anyone on the path could swap the signing keys or answer introspections.
+            if (!options.Value.RequireHttpsMetadata
+                && Uri.TryCreate(options.Value.Authority, UriKind.Absolute, out var authority)
+                && authority.Scheme == Uri.UriSchemeHttp
+                && !authority.IsLoopback)
+            {
+                Log.MetadataInClear(logger, authority.GetLeftPart(UriPartial.Authority));
+            }
+
             return Task.CompletedTask;
         }
 

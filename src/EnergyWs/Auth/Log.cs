@@ -27,4 +27,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 4008, Level = LogLevel.Warning, Message = "Token introspection unavailable: {Reason}; opaque tokens not in the cache are refused with 503")]
     public static partial void IntrospectionUnavailable(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 4009, Level = LogLevel.Warning, Message = "Auth:RequireHttpsMetadata is false and Auth:Authority {Authority} is plain http to another host: signing keys, discovery and introspection travel unprotected; use https or a loopback address")]
+    public static partial void MetadataInClear(ILogger logger, string authority);
 }

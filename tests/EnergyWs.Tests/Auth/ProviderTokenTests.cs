@@ -205,6 +205,23 @@ public sealed class ProviderTokenTests(ProviderTokenFixture fixture) : IClassFix
         Assert.Contains(fixture.Logs.Lines, l => l.StartsWith("Warning", StringComparison.Ordinal) && l.Contains("[4007]", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Start_PlainHttpAuthorityOnAnotherHost_IsWarnedLoopbackIsNot()
+    {
+        using var kafka = new TestKafka();
+        var logs = new LogCapture();
+        await using (var remote = await new EnergyWsApp(kafka.BootstrapServers, await kafka.CreateTopicAsync(), AuthSettings.For(Provider, new Dictionary<string, string?>
+        {
+            ["Auth:Authority"] = "http://auth.example.invalid/application/o/energy-ws/",
+        }), AuthSettings.Capture(logs)).StartAsync(TestContext.Current.CancellationToken))
+        {
+            Assert.Contains(logs.Lines, l => l.StartsWith("Warning", StringComparison.Ordinal) && l.Contains("[4009]", StringComparison.Ordinal) && l.Contains("http://auth.example.invalid", StringComparison.Ordinal));
+        }
+
+        // The fixture's services use the stand-in on 127.0.0.1 over http: nothing to warn about.
+        Assert.DoesNotContain(fixture.Logs.Lines, l => l.Contains("[4009]", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("energy-ws-client", new[] { "energy-ws-client" })]
     [InlineData(" energy-ws-client , energy-ws ", new[] { "energy-ws-client", "energy-ws" })]
