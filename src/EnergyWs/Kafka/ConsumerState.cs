@@ -8,15 +8,17 @@ namespace EnergyWs.Kafka;
 /// </summary>
 internal sealed class ConsumerState(TimeProvider time)
 {
-    private readonly ConcurrentDictionary<int, PartitionProgress> _partitions = new();
+    private readonly ConcurrentDictionary<PartitionKey, PartitionProgress> _partitions = new();
 
-    // Partitions the topic's metadata lists that are not assigned yet, with why (the last error).
-    private readonly ConcurrentDictionary<int, string> _waiting = new();
+    // Partitions a topic's metadata lists that are not assigned yet, with why (the last error).
+    private readonly ConcurrentDictionary<PartitionKey, string> _waiting = new();
+
+    // Topics whose partitions were never listed (missing, or no metadata yet), with why.
+    private readonly ConcurrentDictionary<string, string> _unavailable = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _listed = new(StringComparer.Ordinal);
     private long _lastContact;
     private volatile bool _brokersDown;
     private volatile string? _lastError;
-
-    public string Topic { get; set; } = "";
 
     public bool Assigned => !_partitions.IsEmpty;
 
@@ -34,10 +36,14 @@ internal sealed class ConsumerState(TimeProvider time)
         }
     }
 
-    public IEnumerable<KeyValuePair<int, PartitionProgress>> Partitions => _partitions;
+    public IEnumerable<KeyValuePair<PartitionKey, PartitionProgress>> Partitions => _partitions;
 
-    /// <summary>Partitions known to exist but not assigned yet, in order, each with why.</summary>
-    public IReadOnlyList<KeyValuePair<int, string>> Unassigned => [.. _waiting.OrderBy(w => w.Key)];
+    /// <summary>Partitions known to exist but not assigned yet, by topic and partition, each with why.</summary>
+    public IReadOnlyList<KeyValuePair<PartitionKey, string>> Unassigned =>
+        [.. _waiting.OrderBy(w => w.Key.Topic, StringComparer.Ordinal).ThenBy(w => w.Key.Partition)];
+
+    /// <summary>Topics whose partitions have never been listed (the topic does not exist, or no metadata yet), each with why.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> UnavailableTopics => [.. _unavailable.OrderBy(u => u.Key, StringComparer.Ordinal)];
 
     /// <summary>
     /// True while any partition is still below the offset where live reading began: the history
@@ -47,14 +53,30 @@ internal sealed class ConsumerState(TimeProvider time)
 
     /// <param name="nextOffset">Where reading starts.</param>
     /// <param name="liveFrom">Offsets below this are history read back at start (not broadcast live).</param>
-    public void AddPartition(int partition, long nextOffset, long liveFrom)
+    public void AddPartition(PartitionKey partition, long nextOffset, long liveFrom)
     {
         _partitions.TryAdd(partition, new PartitionProgress { Position = nextOffset, HighWatermark = nextOffset, LiveFrom = liveFrom });
         _waiting.TryRemove(partition, out _);
     }
 
-    /// <summary>The topic lists a partition that is not assigned yet.</summary>
-    public void Discovered(int partition)
+    /// <summary>A topic's partitions could not be listed; once they were, later failures are errors only.</summary>
+    public void TopicUnavailable(string topic, string reason)
+    {
+        if (!_listed.ContainsKey(topic))
+        {
+            _unavailable[topic] = reason;
+        }
+    }
+
+    /// <summary>A topic's partitions were listed.</summary>
+    public void TopicListed(string topic)
+    {
+        _listed.TryAdd(topic, 0);
+        _unavailable.TryRemove(topic, out _);
+    }
+
+    /// <summary>A topic lists a partition that is not assigned yet.</summary>
+    public void Discovered(PartitionKey partition)
     {
         if (!_partitions.ContainsKey(partition))
         {
@@ -63,7 +85,7 @@ internal sealed class ConsumerState(TimeProvider time)
     }
 
     /// <summary>A partition could not be assigned (its watermarks or the assignment failed); it is retried.</summary>
-    public void Waiting(int partition, string reason)
+    public void Waiting(PartitionKey partition, string reason)
     {
         if (!_partitions.ContainsKey(partition))
         {
@@ -71,7 +93,7 @@ internal sealed class ConsumerState(TimeProvider time)
         }
     }
 
-    public void Consumed(int partition, long offset)
+    public void Consumed(PartitionKey partition, long offset)
     {
         if (_partitions.TryGetValue(partition, out var p))
         {
@@ -85,7 +107,7 @@ internal sealed class ConsumerState(TimeProvider time)
         Contact();
     }
 
-    public void Watermark(int partition, long high)
+    public void Watermark(PartitionKey partition, long high)
     {
         if (_partitions.TryGetValue(partition, out var p))
         {

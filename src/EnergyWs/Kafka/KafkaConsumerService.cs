@@ -8,20 +8,22 @@ using Microsoft.Extensions.Options;
 namespace EnergyWs.Kafka;
 
 /// <summary>
-/// The one long-lived Kafka consumer. Its blocking loop runs on a dedicated thread and hands each
-/// record to the pipeline, which never waits for a client.
+/// The one long-lived Kafka consumer, for every topic in <see cref="KafkaTopics"/>. Its blocking
+/// loop runs on a dedicated thread and hands each record to the pipeline, which never waits for a client.
 /// </summary>
 /// <remarks>
-/// Every replica reads every partition: partitions are assigned by this service (never by the
+/// Every replica reads every partition of every topic: partitions are assigned by this service (never by the
 /// group coordinator), each once and only after its watermarks were read. The partitions' watermarks
 /// are queried side by side, so one whose leader cannot be reached delays no other. Partitions of
-/// the first metadata seen start at the live end; partitions that appear later are read from their
+/// a topic's first metadata seen start at the live end; partitions that appear later are read from their
 /// beginning. A partition whose leader cannot be reached is retried on its own (the others are
-/// read meanwhile) and keeps the rule it was discovered under. Positions are still committed under
+/// read meanwhile) and keeps the rule it was discovered under. A topic that does not exist delays no
+/// other topic: its partitions are assigned once it has some. Positions are still committed under
 /// <see cref="KafkaOptions.GroupId"/> so Kafka tools can show this service's lag.
 /// </remarks>
 internal sealed class KafkaConsumerService(
     IOptions<KafkaOptions> options,
+    KafkaTopics topics,
     ReadingPipeline pipeline,
     ConsumerState state,
     TimeProvider time,
@@ -48,23 +50,24 @@ internal sealed class KafkaConsumerService(
     // The refresh task decides what to assign; the consumer thread assigns it. Invariant: a
     // partition is in _requested from the moment its assignment is queued until the end of the
     // process (removed only when IncrementalAssign refused it), so each is assigned exactly once.
-    private readonly ConcurrentDictionary<int, byte> _requested = new();
+    private readonly ConcurrentDictionary<PartitionKey, byte> _requested = new();
     private readonly ConcurrentQueue<PartitionRule> _toAssign = new();
 
-    // Refresh task only (written before its queries start, read by them): the partitions of the
-    // first metadata seen (the start-up rule applies to them however late their leader answers).
-    private readonly HashSet<int> _knownAtStart = [];
-    private bool _metadataSeen;
-    private bool _refreshFailedBeforeMetadata;
+    // Refresh task only (written before its queries start, read by them): the partitions of each
+    // topic's first metadata seen (the start-up rule applies to them however late their leader
+    // answers), the topics listed at least once, and those whose listing failed before that.
+    private readonly HashSet<PartitionKey> _knownAtStart = [];
+    private readonly HashSet<string> _metadataSeen = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _refreshFailedBeforeMetadata = new(StringComparer.Ordinal);
     // At most one 1009 line per refresh interval.
     private readonly LogThrottle _queryFailures = new(time, options.Value.PartitionRefreshInterval);
 
     // Partitions whose watermark query or assignment failed once: written by the refresh task's
     // queries and the consumer thread, so their retry applies the late rule.
-    private readonly ConcurrentDictionary<int, byte> _queryFailed = new();
+    private readonly ConcurrentDictionary<PartitionKey, byte> _queryFailed = new();
 
     // Consumer thread only: how records of each partition are classified (live or history).
-    private readonly Dictionary<int, PartitionRule> _liveRules = [];
+    private readonly Dictionary<PartitionKey, PartitionRule> _liveRules = [];
     private IConsumer<byte[], byte[]>? _consumer;
     private AdminClientConfig? _adminConfig;
     private DateTimeOffset _startedAt;
@@ -116,14 +119,19 @@ internal sealed class KafkaConsumerService(
     public Task StartAsync(CancellationToken cancellationToken)
     {
         Librdkafka.EnsureLoaded();
-        state.Topic = _options.Topic;
         try
         {
             _consumer = new ConsumerBuilder<byte[], byte[]>(BuildConfig(_options))
                 .SetErrorHandler((_, error) => OnError(error))
                 .SetLogHandler((_, message) => OnLog(message))
                 .Build();
-            _adminConfig = new AdminClientConfig(BuildConfig(_options).Where(kv => !ConsumerOnly(kv.Key)).ToDictionary());
+            _adminConfig = new AdminClientConfig(BuildConfig(_options).Where(kv => !ConsumerOnly(kv.Key)).ToDictionary())
+            {
+                // Asking for a topic's metadata must not create it: librdkafka's admin client (a
+                // producer inside) allows that by default, and a broker with auto-creation on (Kafka's
+                // default) then makes a mistyped or not-yet-created topic with the broker's partition count.
+                AllowAutoCreateTopics = false,
+            };
         }
         catch (Exception ex) when (ex is KafkaException or ArgumentException or InvalidOperationException)
         {
@@ -133,7 +141,7 @@ internal sealed class KafkaConsumerService(
                 [$"Kafka:Consumer: the consumer configuration was refused: {ex.Message}"]);
         }
 
-        Log.ConsumerStarted(logger, _options.Topic, _options.BootstrapServers ?? "", Library.VersionString, Librdkafka.LoadedFrom);
+        Log.ConsumerStarted(logger, topics.ToString(), _options.BootstrapServers ?? "", Library.VersionString, Librdkafka.LoadedFrom);
         _startedAt = time.GetUtcNow();
         _thread = new Thread(Run) { IsBackground = true, Name = "kafka-consumer" };
         _thread.Start();
@@ -215,10 +223,10 @@ internal sealed class KafkaConsumerService(
                 }
 
                 var message = result.Message;
-                var partition = result.Partition.Value;
+                var partition = new PartitionKey(result.Topic, result.Partition.Value);
                 var record = new KafkaRecord(
-                    result.Topic,
-                    partition,
+                    partition.Topic,
+                    partition.Partition,
                     result.Offset.Value,
                     message.Key,
                     message.Value,
@@ -311,49 +319,35 @@ internal sealed class KafkaConsumerService(
     }
 
     /// <summary>
-    /// Queues every partition of the topic not assigned yet whose watermarks could be read. A
+    /// Queues every partition of every topic not assigned yet whose watermarks could be read. A
     /// partition whose query fails is left exactly as it was (unassigned, waiting) for the next try.
-    /// Returns false when the metadata or any partition's watermarks were unavailable.
+    /// Returns false when any topic's metadata or any partition's watermarks were unavailable.
     /// </summary>
     private async Task<bool> RefreshAsync(IConsumer<byte[], byte[]> consumer)
     {
-        List<int> partitions;
-        try
+        var pending = new List<PartitionKey>();
+        var complete = true;
+        // A short-lived admin client of its own: sharing the consumer's handle (a dependent
+        // admin client) makes the consumer's close hang in librdkafka.
+        // Its log goes to our logger, not librdkafka's default (raw lines on stderr, outside the
+        // JSON log); what it reports (a broker down) the consumer's error handler reports too.
+        using (var admin = new AdminClientBuilder(_adminConfig)
+            .SetLogHandler((_, message) => Log.MetadataClientLog(logger, message.Facility, message.Message))
+            .Build())
         {
-            // A short-lived admin client of its own: sharing the consumer's handle (a dependent
-            // admin client) makes the consumer's close hang in librdkafka.
-            // Its log goes to our logger, not librdkafka's default (raw lines on stderr, outside the
-            // JSON log); what it reports (a broker down) the consumer's error handler reports too.
-            using var admin = new AdminClientBuilder(_adminConfig)
-                .SetLogHandler((_, message) => Log.MetadataClientLog(logger, message.Facility, message.Message))
-                .Build();
-            var metadata = admin.GetMetadata(_options.Topic, MetadataTimeout);
-            var topic = metadata.Topics.FirstOrDefault(t => t.Topic == _options.Topic);
-            if (topic is null || topic.Error.IsError || topic.Partitions.Count == 0)
+            foreach (var name in topics.Names)
             {
-                Log.TopicUnavailable(logger, _options.Topic, topic?.Error.Reason ?? "no metadata");
-                state.Error("topic unavailable", brokersDown: false);
-                _refreshFailedBeforeMetadata |= !_metadataSeen;
-                return false;
+                if (ListPartitions(admin, name) is { } partitions)
+                {
+                    pending.AddRange(partitions.Where(p => !_requested.ContainsKey(p)));
+                }
+                else
+                {
+                    complete = false;
+                }
             }
-
-            partitions = topic.Partitions.Select(p => p.PartitionId).Order().ToList();
-        }
-        catch (KafkaException ex)
-        {
-            Log.TopicUnavailable(logger, _options.Topic, ex.Error.Reason);
-            state.Error(ex.Error.Reason, brokersDown: false);
-            _refreshFailedBeforeMetadata |= !_metadataSeen;
-            return false;
         }
 
-        if (!_metadataSeen)
-        {
-            _metadataSeen = true;
-            _knownAtStart.UnionWith(partitions);
-        }
-
-        var pending = partitions.Where(p => !_requested.ContainsKey(p)).ToList();
         foreach (var partition in pending)
         {
             state.Discovered(partition);
@@ -361,7 +355,7 @@ internal sealed class KafkaConsumerService(
 
         // Side by side: each partition is queued the moment its own watermarks arrive, so a leader
         // that is down delays only its partitions.
-        var failed = new ConcurrentQueue<(int Partition, string Reason)>();
+        var failed = new ConcurrentQueue<(PartitionKey Partition, string Reason)>();
         using var gate = new SemaphoreSlim(QueryParallelism);
         var token = _stopping.Token;
         var queries = pending.Select(async partition =>
@@ -391,20 +385,63 @@ internal sealed class KafkaConsumerService(
 
         if (failed.IsEmpty)
         {
-            return true;
+            return complete;
         }
 
         if (_queryFailures.ShouldLog(out _))
         {
-            var ordered = failed.OrderBy(f => f.Partition).ToList();
-            Log.PartitionsUnavailable(logger, _options.Topic, string.Join(", ", ordered.Select(f => f.Partition)), ordered[^1].Reason);
+            foreach (var topic in failed.GroupBy(f => f.Partition.Topic, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
+            {
+                var ordered = topic.OrderBy(f => f.Partition.Partition).ToList();
+                Log.PartitionsUnavailable(logger, topic.Key, string.Join(", ", ordered.Select(f => f.Partition.Partition)), ordered[^1].Reason);
+            }
         }
 
         return false;
     }
 
+    /// <summary>One topic's partitions from its metadata; null (logged, and in the state) when it has none or cannot be read.</summary>
+    private List<PartitionKey>? ListPartitions(IAdminClient admin, string name)
+    {
+        string reason;
+        try
+        {
+            var metadata = admin.GetMetadata(name, MetadataTimeout);
+            var topic = metadata.Topics.FirstOrDefault(t => t.Topic == name);
+            if (topic is not null && !topic.Error.IsError && topic.Partitions.Count > 0)
+            {
+                var partitions = topic.Partitions.Select(p => new PartitionKey(name, p.PartitionId)).OrderBy(p => p.Partition).ToList();
+                if (_metadataSeen.Add(name))
+                {
+                    _knownAtStart.UnionWith(partitions);
+                }
+
+                state.TopicListed(name);
+                return partitions;
+            }
+
+            reason = topic?.Error.Reason ?? "no metadata";
+            Log.TopicUnavailable(logger, name, reason);
+            state.Error("topic unavailable", brokersDown: false);
+        }
+        catch (KafkaException ex)
+        {
+            reason = ex.Error.Reason;
+            Log.TopicUnavailable(logger, name, reason);
+            state.Error(reason, brokersDown: false);
+        }
+
+        state.TopicUnavailable(name, reason);
+        if (!_metadataSeen.Contains(name))
+        {
+            _refreshFailedBeforeMetadata.Add(name);
+        }
+
+        return null;
+    }
+
     /// <summary>Reads one partition's watermarks and queues its assignment, or records why not.</summary>
-    private void QueryAndQueue(IConsumer<byte[], byte[]> consumer, int partition, ConcurrentQueue<(int Partition, string Reason)> failed)
+    private void QueryAndQueue(IConsumer<byte[], byte[]> consumer, PartitionKey partition, ConcurrentQueue<(PartitionKey Partition, string Reason)> failed)
     {
         if (_stopping.IsCancellationRequested)
         {
@@ -414,7 +451,7 @@ internal sealed class KafkaConsumerService(
         WatermarkOffsets offsets;
         try
         {
-            offsets = consumer.QueryWatermarkOffsets(new TopicPartition(_options.Topic, partition), MetadataTimeout);
+            offsets = consumer.QueryWatermarkOffsets(new TopicPartition(partition.Topic, partition.Partition), MetadataTimeout);
         }
         catch (KafkaException ex)
         {
@@ -432,7 +469,7 @@ internal sealed class KafkaConsumerService(
     }
 
     /// <summary>Where a partition is read from and how its records are classified.</summary>
-    private PartitionRule StartOf(int partition, WatermarkOffsets offsets)
+    private PartitionRule StartOf(PartitionKey partition, WatermarkOffsets offsets)
     {
         var low = offsets.Low.Value;
         var high = offsets.High.Value;
@@ -444,12 +481,12 @@ internal sealed class KafkaConsumerService(
 
         // Known at start: live from the live end, with ReplayRecords below it read back to rebuild history.
         var historyFrom = Math.Max(low, high - _replayRecords);
-        if (!_refreshFailedBeforeMetadata && !_queryFailed.ContainsKey(partition) && time.GetUtcNow() - _startedAt < LateAfter)
+        if (!_refreshFailedBeforeMetadata.Contains(partition.Topic) && !_queryFailed.ContainsKey(partition) && time.GetUtcNow() - _startedAt < LateAfter)
         {
             return new PartitionRule(partition, historyFrom, high, high, null, 0);
         }
 
-        // Known at start but reached late (its leader, or every broker, was down, or its watermarks
+        // Known at start but reached late (its leader, or every broker, or its topic was missing, or its watermarks
         // came more than LateAfter after start): producers buffer while a leader is down and
         // deliver when it returns, so records produced after the service started may already sit
         // below this high watermark. Rule: such a partition is read from its
@@ -478,7 +515,7 @@ internal sealed class KafkaConsumerService(
             starts.Add(start);
         }
 
-        var offsets = starts.Select(s => new TopicPartitionOffset(_options.Topic, s.Partition, s.Start)).ToList();
+        var offsets = starts.Select(s => new TopicPartitionOffset(s.Partition.Topic, s.Partition.Partition, s.Start)).ToList();
         try
         {
             consumer.IncrementalAssign(offsets);
@@ -510,7 +547,10 @@ internal sealed class KafkaConsumerService(
         state.Contact();
         if (logger.IsEnabled(LogLevel.Information))
         {
-            Log.Assigned(logger, _options.Topic, string.Join(", ", _liveRules.Keys.Order()));
+            foreach (var topic in starts.Select(s => s.Partition.Topic).Distinct(StringComparer.Ordinal))
+            {
+                Log.Assigned(logger, topic, string.Join(", ", _liveRules.Keys.Where(k => k.Topic == topic).Select(k => k.Partition).Order()));
+            }
         }
     }
 
@@ -529,7 +569,7 @@ internal sealed class KafkaConsumerService(
                     try
                     {
                         var timeout = _options.ProbeInterval < TimeSpan.FromSeconds(2) ? _options.ProbeInterval : TimeSpan.FromSeconds(2);
-                        var offsets = consumer.QueryWatermarkOffsets(new TopicPartition(_options.Topic, partition), timeout);
+                        var offsets = consumer.QueryWatermarkOffsets(new TopicPartition(partition.Topic, partition.Partition), timeout);
                         state.Watermark(partition, offsets.High.Value);
                     }
                     catch (KafkaException ex)
@@ -575,11 +615,11 @@ internal sealed class KafkaConsumerService(
     }
 
     /// <summary>A record of a partition with no rule: dropped, reported at most once per interval.</summary>
-    private void Unruled(int partition)
+    private void Unruled(PartitionKey partition)
     {
         if (_unruled.ShouldLog(out var suppressed))
         {
-            Log.UnassignedRecord(logger, _options.Topic, partition, suppressed);
+            Log.UnassignedRecord(logger, partition.Topic, partition.Partition, suppressed);
         }
     }
 
@@ -604,14 +644,14 @@ internal sealed class KafkaConsumerService(
     /// live whatever their offset, and of the others only the last <paramref name="historyRecords"/>
     /// before the first live one (the seam) rebuild history.
     /// </param>
-    private sealed class PartitionRule(int partition, long start, long liveFrom, long high, DateTimeOffset? liveSince, long historyRecords)
+    private sealed class PartitionRule(PartitionKey partition, long start, long liveFrom, long high, DateTimeOffset? liveSince, long historyRecords)
     {
         // Late partitions only: the seam's offset once found, -1 while scanning for it. Records
         // before the seam are skipped while scanning (nothing is held); once it is found the
         // partition is sought back historyRecords before it and those are read again as history.
         private long _seam = -1;
 
-        public int Partition => partition;
+        public PartitionKey Partition => partition;
 
         public long Start => start;
 
@@ -657,7 +697,7 @@ internal sealed class KafkaConsumerService(
 
             try
             {
-                consumer.Seek(new TopicPartitionOffset(record.Topic, partition, historyFrom));
+                consumer.Seek(new TopicPartitionOffset(partition.Topic, partition.Partition, historyFrom));
                 return null;
             }
             catch (KafkaException ex)

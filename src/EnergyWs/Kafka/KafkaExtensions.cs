@@ -27,6 +27,7 @@ internal static class KafkaExtensions
         services.AddSingleton<IRecordDecoder, RecordDecoder>();
         services.AddSingleton<ReadingMetrics>();
         services.AddSingleton<ReadingPipeline>();
+        services.AddSingleton(sp => new KafkaTopics([sp.GetRequiredService<IOptions<KafkaOptions>>().Value.Topic]));
         services.AddSingleton<ConsumerState>();
         services.AddSingleton<KafkaMetrics>();
         services.AddSingleton<KafkaConsumerService>();

@@ -19,12 +19,12 @@ internal sealed class KafkaMetrics
 
     private static IEnumerable<Measurement<long>> Lag(ConsumerState state)
     {
-        foreach (var (partition, progress) in state.Partitions)
+        foreach (var (key, progress) in state.Partitions)
         {
             yield return new Measurement<long>(
                 progress.Lag,
-                new KeyValuePair<string, object?>("topic", state.Topic),
-                new KeyValuePair<string, object?>("partition", partition));
+                new KeyValuePair<string, object?>("topic", key.Topic),
+                new KeyValuePair<string, object?>("partition", key.Partition));
         }
     }
 }

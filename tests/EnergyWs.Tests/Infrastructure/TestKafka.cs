@@ -38,9 +38,13 @@ internal sealed class TestKafka : IDisposable
 
     public static bool IsExternal => !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(ExternalVariable));
 
-    public async Task<string> CreateTopicAsync(int partitions = 1)
+    /// <summary>A topic name no test has used, for a topic created later (or never).</summary>
+    public static string NewTopicName() => $"energy-test-{Guid.NewGuid():N}";
+
+    public Task<string> CreateTopicAsync(int partitions = 1) => CreateTopicAsync(NewTopicName(), partitions);
+
+    public async Task<string> CreateTopicAsync(string topic, int partitions = 1)
     {
-        var topic = $"energy-test-{Guid.NewGuid():N}";
         if (_embedded is not null)
         {
             _embedded.CreateTopic(topic, partitions);

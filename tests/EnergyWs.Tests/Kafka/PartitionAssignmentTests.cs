@@ -170,11 +170,11 @@ public sealed class PartitionAssignmentTests
         var state = app.Get<ConsumerState>();
         using var http = new HttpClient { BaseAddress = app.ManagementAddress };
 
-        bool Assigned(int partition) => state.Partitions.Any(p => p.Key == partition);
+        bool Assigned(int partition) => state.Partitions.Any(p => p.Key == new PartitionKey(topic, partition));
         await Eventually.TrueAsync(() => Assigned(1) && Assigned(2), "partitions 1 and 2 are assigned", Ct);
         // Partition 0's first query is still in flight (neither assigned nor failed).
         Assert.False(Assigned(0), "partition 0 is assigned already");
-        Assert.Equal("not assigned yet", Assert.Single(state.Unassigned, u => u.Key == 0).Value);
+        Assert.Equal("not assigned yet", Assert.Single(state.Unassigned, u => u.Key == new PartitionKey(topic, 0)).Value);
         await using var client = await WsClient.ConnectAsync(app.WebSocketUri(), cancellationToken: Ct);
         await Eventually.TrueAsync(() => app.Get<Broadcaster>().Count == 1, "the client is registered", Ct);
 

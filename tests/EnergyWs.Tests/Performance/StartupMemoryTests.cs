@@ -30,12 +30,12 @@ public sealed class StartupMemoryTests
         // Not assigned yet; then assigned but still reading history back (position 0, live from 3).
         await LooksAgainAsync(service, time);
         await LooksAgainAsync(service, time);
-        consumer.AddPartition(0, nextOffset: 0, liveFrom: 3);
+        consumer.AddPartition(new PartitionKey("meters", 0), nextOffset: 0, liveFrom: 3);
         await LooksAgainAsync(service, time);
         await LooksAgainAsync(service, time);
         Assert.Equal(0, Volatile.Read(ref collections));
 
-        consumer.Consumed(0, offset: 2);
+        consumer.Consumed(new PartitionKey("meters", 0), offset: 2);
         await LooksAgainAsync(service, time);
         await service.ExecuteTask!.WaitAsync(Ct);
         Assert.Equal(1, collections);
