@@ -49,7 +49,7 @@ internal sealed class ReadingHistory
     // them by MeterLimits.MaxMeters; once full, new meters are not remembered. Written by the
     // consumer thread only; readers enumerate it without locks (a moment-in-time view per key,
     // which is what "latest" means). Updating an existing key does not allocate.
-    private readonly ConcurrentDictionary<(string? Device, string? Channel), ReadingFrame> _latest = new();
+    private readonly ConcurrentDictionary<(int Stream, string? Device, string? Channel), ReadingFrame> _latest = new();
     private readonly TimeProvider _time;
     private readonly TimeSpan _window;
     private readonly int _maxReadings;
@@ -83,7 +83,7 @@ internal sealed class ReadingHistory
     {
         ArgumentNullException.ThrowIfNull(frame);
         var cutoff = _time.GetUtcNow() - _window;
-        var key = (frame.Reading.Device, frame.Reading.Channel);
+        var key = (frame.Reading.Stream, frame.Reading.Device, frame.Reading.Channel);
         if (_latest.ContainsKey(key))
         {
             _latest[key] = frame;

@@ -9,19 +9,19 @@ namespace EnergyWs.History;
 /// GET /api/readings and /api/readings/latest: the history as a JSON array of readings, each the
 /// exact bytes a WebSocket client gets, for a chart's first paint and for non-WebSocket consumers.
 /// </summary>
-internal sealed class ReadingsApi(ReadingHistory history, IOptions<HistoryOptions> options)
+internal sealed class ReadingsApi(ReadingHistory history, StreamCatalog catalog, IOptions<HistoryOptions> options)
 {
     /// <summary>Set to "true" when more readings matched than History:MaxApiReadings; the newest are returned.</summary>
     public const string TruncatedHeader = "X-Readings-Truncated";
 
     private readonly HistoryOptions _options = options.Value;
 
-    /// <summary>?since= (exclusive) &amp;until= (inclusive) &amp;device= &amp;channel=</summary>
+    /// <summary>?since= (exclusive) &amp;until= (inclusive) &amp;stream= &amp;device= &amp;channel=</summary>
     public async Task ReadingsAsync(HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
         var query = context.Request.Query;
-        if (!ClientSelection.TryParse(query, out var selection, out var error))
+        if (!ClientSelection.TryParse(query, catalog, out var selection, out var named, out var error))
         {
             await BadRequestAsync(context, error!);
             return;
@@ -62,26 +62,29 @@ internal sealed class ReadingsApi(ReadingHistory history, IOptions<HistoryOption
             context.Response.Headers[TruncatedHeader] = "true";
         }
 
-        await WriteArrayAsync(context, snapshot.Frames);
+        await WriteArrayAsync(context, snapshot.Frames, named);
     }
 
     public async Task LatestAsync(HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        if (!ClientSelection.TryParse(context.Request.Query, out var selection, out var error))
+        if (!ClientSelection.TryParse(context.Request.Query, catalog, out var selection, out var named, out var error))
         {
             await BadRequestAsync(context, error!);
             return;
         }
 
-        await WriteArrayAsync(context, history.Latest(selection).Frames);
+        await WriteArrayAsync(context, history.Latest(selection).Frames, named);
     }
 
     private static Task BadRequestAsync(HttpContext context, string detail) =>
         Results.Problem(statusCode: StatusCodes.Status400BadRequest, detail: detail).ExecuteAsync(context);
 
-    /// <summary>Joins the frames' own bytes into an array, flushing as it goes instead of building one buffer.</summary>
-    private static async Task WriteArrayAsync(HttpContext context, List<Readings.ReadingFrame> frames)
+    /// <summary>
+    /// Joins the frames' own bytes into an array, flushing as it goes instead of building one
+    /// buffer: each as a WebSocket client of the same query gets it (named streams name theirs).
+    /// </summary>
+    private static async Task WriteArrayAsync(HttpContext context, List<Readings.ReadingFrame> frames, bool named)
     {
         const int FlushEvery = 64 * 1024;
         var response = context.Response;
@@ -97,7 +100,7 @@ internal sealed class ReadingsApi(ReadingHistory history, IOptions<HistoryOption
                 body.Write(","u8);
             }
 
-            var json = frames[i].Utf8Json.Span;
+            var json = named ? frames[i].Named.Span : frames[i].Utf8Json.Span;
             body.Write(json);
             unflushed += json.Length + 1;
             if (unflushed >= FlushEvery)

@@ -24,10 +24,21 @@ internal static class KafkaExtensions
         services.AddSingleton<IValidateOptions<ReadingsOptions>, ReadingsOptionsValidator>();
         services.AddSingleton<IValidateOptions<ReadingsOptions>, ReadingsMappingsValidator>();
 
+        // Streams: the energy stream on Kafka:Topic unless Streams:energy:Topic says otherwise, and
+        // every configured one; the consumer reads all their topics.
+        services.AddOptionsWithValidateOnStart<StreamsOptions>()
+            .Configure(streams => builder.Configuration.GetSection(StreamsOptions.Section).Bind(streams.Streams))
+            // The bound value, not IOptions<KafkaOptions>.Value: that would validate Kafka's options a
+            // second time, and a bad Kafka setting would be reported twice.
+            .PostConfigure(streams => streams.DefaultEnergyTopic = builder.Configuration.GetSection(KafkaOptions.Section)[nameof(KafkaOptions.Topic)] ?? KafkaOptions.DefaultTopic);
+        services.AddSingleton<IValidateOptions<StreamsOptions>, StreamsOptionsValidator>();
+        services.AddSingleton<StreamCatalog>();
+        services.AddSingleton<JsonStreamDecoder>();
+
         services.AddSingleton<IRecordDecoder, RecordDecoder>();
         services.AddSingleton<ReadingMetrics>();
         services.AddSingleton<ReadingPipeline>();
-        services.AddSingleton(sp => new KafkaTopics([sp.GetRequiredService<IOptions<KafkaOptions>>().Value.Topic]));
+        services.AddSingleton(sp => new KafkaTopics([.. sp.GetRequiredService<StreamCatalog>().Streams.Select(s => s.Topic)]));
         services.AddSingleton<ConsumerState>();
         services.AddSingleton<KafkaMetrics>();
         services.AddSingleton<KafkaConsumerService>();

@@ -15,7 +15,9 @@ namespace EnergyWs.Kafka;
 /// import only the ones before them in that order, never Kafka/ (docs/architecture.md).
 /// </remarks>
 internal sealed class ReadingPipeline(
+    StreamCatalog catalog,
     IRecordDecoder decoder,
+    JsonStreamDecoder jsonDecoder,
     ReadingHistory history,
     Broadcaster broadcaster,
     IEnumerable<IReadingSink> sinks,
@@ -31,14 +33,34 @@ internal sealed class ReadingPipeline(
     private readonly List<Reading> _scratch = new(8);
     private long _sequence;
 
-    /// <summary>Decodes and publishes one record; <paramref name="live"/> false means history rebuild only.</summary>
+    /// <summary>Decodes and publishes one record of its topic's stream; <paramref name="live"/> false means history rebuild only.</summary>
     public void Process(in KafkaRecord record, bool live = true)
     {
         _scratch.Clear();
+        if (!catalog.TryGetByTopic(record.Topic, out var stream))
+        {
+            // The consumer reads the catalog's topics only; a record of another is counted under energy.
+            metrics.RecordInvalid(DecodeReasons.UnknownTopic, catalog.Energy.Name);
+            LogSkipped(record, DecodeReasons.UnknownTopic);
+            return;
+        }
+
+        byte[]? json = null;
         DecodeResult result;
         try
         {
-            result = decoder.Decode(record, _scratch);
+            if (stream.Format == StreamFormat.Energy)
+            {
+                result = decoder.Decode(record, _scratch);
+            }
+            else
+            {
+                result = jsonDecoder.Decode(record, stream, out var reading, out json);
+                if (reading is not null)
+                {
+                    _scratch.Add(reading);
+                }
+            }
         }
 #pragma warning disable CA1031 // A decoder bug must cost one record, not the consumer.
         catch (Exception ex)
@@ -57,7 +79,7 @@ internal sealed class ReadingPipeline(
 
         if (!result.Ok)
         {
-            metrics.RecordInvalid(result.Reason ?? "unknown");
+            metrics.RecordInvalid(result.Reason ?? "unknown", stream.Name);
             LogSkipped(record, result.Reason ?? "unknown");
             return;
         }
@@ -67,7 +89,10 @@ internal sealed class ReadingPipeline(
             var now = timeProvider.GetTimestamp();
             foreach (var reading in _scratch)
             {
-                var frame = new ReadingFrame(++_sequence, reading, ReadingJson.Serialize(reading), now, record.Timestamp);
+                // A json stream's frame names its stream already; a reading gets the name on demand.
+                var frame = json is null
+                    ? new ReadingFrame(++_sequence, reading, ReadingJson.Serialize(reading), now, record.Timestamp, stream.NamedPrefix)
+                    : new ReadingFrame(++_sequence, reading, json, now, record.Timestamp);
 
                 // History before broadcast: a client's replay takes a history snapshot after its
                 // ring start, and the ring gives it only frames from that start on; every frame the
@@ -81,7 +106,7 @@ internal sealed class ReadingPipeline(
                 if (live)
                 {
                     broadcaster.Publish(frame);
-                    metrics.ReadingPublished();
+                    metrics.ReadingPublished(stream.Name);
                 }
             }
         }
@@ -94,11 +119,11 @@ internal sealed class ReadingPipeline(
                 logger.PublishFailed(ex, record.Topic, record.Partition, record.Offset, suppressed);
             }
 
-            metrics.RecordInvalid(DecodeReasons.PublishError);
+            metrics.RecordInvalid(DecodeReasons.PublishError, stream.Name);
             return;
         }
 
-        metrics.RecordOk();
+        metrics.RecordOk(stream.Name);
     }
 
     private void LogSkipped(in KafkaRecord record, string reason)

@@ -15,6 +15,12 @@ internal static class DecodeReasons
     public const string BadText = "bad_text";
 
     public const string UnknownFormat = "unknown_format";
+
+    /// <summary>A json stream's record that is valid JSON but not an object.</summary>
+    public const string NotObject = "not_object";
+
+    /// <summary>A record of a topic no stream reads (it cannot happen unless assignment and catalog disagree).</summary>
+    public const string UnknownTopic = "unknown_topic";
     public const string BadNumber = "bad_number";
     public const string NonFinite = "non_finite";
     public const string BadTimestamp = "bad_timestamp";

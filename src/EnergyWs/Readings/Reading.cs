@@ -2,7 +2,8 @@ namespace EnergyWs.Readings;
 
 /// <summary>
 /// One normalized meter reading: the seed's five fields, plus where it came from when known.
-/// Fields the meter has never reported are null (and serialized as null).
+/// Fields the meter has never reported are null (and serialized as null). Also what a frame of a
+/// json stream is selected, kept and replaced by (see <see cref="Stream"/>).
 /// </summary>
 internal sealed record Reading
 {
@@ -31,4 +32,11 @@ internal sealed record Reading
     public double? PowerFactor { get; init; }
 
     public double? FrequencyHz { get; init; }
+
+    /// <summary>
+    /// The stream's index in the <see cref="StreamCatalog"/>: 0 (energy) for every normalized
+    /// reading. A json stream's frame has only this, <see cref="Timestamp"/> and <see cref="Device"/>:
+    /// what selection, history and last-value keys need; its JSON is the frame's.
+    /// </summary>
+    public int Stream { get; init; }
 }

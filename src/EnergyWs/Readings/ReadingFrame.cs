@@ -4,8 +4,16 @@ namespace EnergyWs.Readings;
 /// A reading serialized once. The same <see cref="Utf8Json"/> bytes go to every client, to
 /// history and to the REST API; nothing downstream serializes the reading again.
 /// </summary>
-internal sealed class ReadingFrame(long sequence, Reading reading, ReadOnlyMemory<byte> utf8Json, long receivedTimestamp, DateTimeOffset? recordTimestamp)
+/// <param name="namedPrefix">
+/// How the named variant starts (<see cref="StreamDefinition.NamedPrefix"/>) when
+/// <paramref name="utf8Json"/> is a reading in the seed's format; empty when it already names its
+/// stream (a json stream's frame).
+/// </param>
+internal sealed class ReadingFrame(long sequence, Reading reading, ReadOnlyMemory<byte> utf8Json, long receivedTimestamp, DateTimeOffset? recordTimestamp, ReadOnlyMemory<byte> namedPrefix = default)
 {
+    /// <summary>The energy stream's prefix, for frames made without a catalog (tests, tools).</summary>
+    internal static readonly ReadOnlyMemory<byte> EnergyPrefix = "{\"stream\":\"energy\","u8.ToArray();
+
     /// <summary>Process-wide, strictly increasing; used to stitch replay and live without gap or duplicate.</summary>
     public long Sequence { get; } = sequence;
 
@@ -38,6 +46,37 @@ internal sealed class ReadingFrame(long sequence, Reading reading, ReadOnlyMemor
 
     // Another protocol's rendering of this frame (the /ws/energy envelope); null until first needed.
     private byte[]? _alternate;
+
+    // The named variant of a seed-format frame; null until a client that named streams needs it.
+    private byte[]? _named;
+
+    /// <summary>
+    /// This frame with a leading <c>"stream":"&lt;name&gt;"</c>, for clients that named streams:
+    /// rendered once by the first writer that needs it and shared by every other one.
+    /// </summary>
+    public ReadOnlyMemory<byte> Named
+    {
+        get
+        {
+            if (namedPrefix.IsEmpty)
+            {
+                return Utf8Json;
+            }
+
+            var cached = Volatile.Read(ref _named);
+            if (cached is not null)
+            {
+                return cached;
+            }
+
+            // {"timestamp":… becomes {"stream":"energy","timestamp":…: the prefix replaces the brace.
+            var json = Utf8Json.Span;
+            var named = new byte[namedPrefix.Length + json.Length - 1];
+            namedPrefix.Span.CopyTo(named);
+            json[1..].CopyTo(named.AsSpan(namedPrefix.Length));
+            return Interlocked.CompareExchange(ref _named, named, null) ?? named;
+        }
+    }
 
     /// <summary>
     /// This frame in another protocol's envelope, rendered by the first client that needs it and

@@ -95,6 +95,7 @@ internal static class ReadingJson
 
     internal static class Names
     {
+        public static readonly JsonEncodedText Stream = JsonEncodedText.Encode("stream");
         public static readonly JsonEncodedText Timestamp = JsonEncodedText.Encode("timestamp");
         public static readonly JsonEncodedText PowerW = JsonEncodedText.Encode("power_w");
         public static readonly JsonEncodedText Voltage = JsonEncodedText.Encode("voltage");

@@ -2,7 +2,7 @@ using System.Diagnostics.Metrics;
 
 namespace EnergyWs.Readings;
 
-/// <summary>Counts what the decoding stage makes of Kafka records.</summary>
+/// <summary>Counts what the decoding stage makes of Kafka records, by stream.</summary>
 internal sealed class ReadingMetrics
 {
     public const string MeterName = "EnergyWs.Readings";
@@ -21,15 +21,16 @@ internal sealed class ReadingMetrics
         _counterResets = meter.CreateCounter<long>("energyws_energy_counter_resets_total", "{reading}", "Readings accepted although a meter's energy counter went backwards (meter reset).");
     }
 
-    public void RecordOk() => _records.Add(1, new KeyValuePair<string, object?>("result", "ok"));
+    public void RecordOk(string stream) =>
+        _records.Add(1, new KeyValuePair<string, object?>("result", "ok"), new KeyValuePair<string, object?>("stream", stream));
 
-    public void RecordInvalid(string reason)
+    public void RecordInvalid(string reason, string stream)
     {
-        _records.Add(1, new KeyValuePair<string, object?>("result", "invalid"));
-        _decodeErrors.Add(1, new KeyValuePair<string, object?>("reason", reason));
+        _records.Add(1, new KeyValuePair<string, object?>("result", "invalid"), new KeyValuePair<string, object?>("stream", stream));
+        _decodeErrors.Add(1, new KeyValuePair<string, object?>("reason", reason), new KeyValuePair<string, object?>("stream", stream));
     }
 
-    public void ReadingPublished() => _readings.Add(1);
+    public void ReadingPublished(string stream) => _readings.Add(1, new KeyValuePair<string, object?>("stream", stream));
 
     public void EnergyCounterReset() => _counterResets.Add(1);
 }

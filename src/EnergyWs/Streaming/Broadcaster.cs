@@ -31,7 +31,7 @@ internal sealed class Broadcaster
     // Newest frame per meter and channel, to mark the one it supersedes (not the history's latest
     // values nor the decoder's fields; see MeterState). Cleared once it holds MeterLimits.MaxMeters
     // and a new meter arrives, which only makes fewer frames droppable until it fills again.
-    private readonly Dictionary<(string?, string?), ReadingFrame> _latest = [];
+    private readonly Dictionary<(int, string?, string?), ReadingFrame> _latest = [];
     private ClientConnection?[] _slots = new ClientConnection?[64];
     private int _used;
     private int _count;
@@ -130,7 +130,7 @@ internal sealed class Broadcaster
     public void Publish(ReadingFrame frame)
     {
         ArgumentNullException.ThrowIfNull(frame);
-        var key = (frame.Reading.Device, frame.Reading.Channel);
+        var key = (frame.Reading.Stream, frame.Reading.Device, frame.Reading.Channel);
         if (_latest.Count >= MeterLimits.MaxMeters && !_latest.ContainsKey(key))
         {
             _latest.Clear();

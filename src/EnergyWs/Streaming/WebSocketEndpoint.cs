@@ -21,6 +21,7 @@ internal sealed class WebSocketEndpoint(
     IOptions<HistoryOptions> historyOptions,
     ReplayBudget replayBudget,
     IOptions<AuthOptions> authOptions,
+    StreamCatalog catalog,
     ILogger<WebSocketEndpoint> logger)
 {
     /// <summary>Bounds on what a client may put in the query string (see <see cref="ClientSelection"/>).</summary>
@@ -53,7 +54,7 @@ internal sealed class WebSocketEndpoint(
             return;
         }
 
-        if (!ClientSelection.TryParse(context.Request.Query, out var selection, out var error))
+        if (!ClientSelection.TryParse(context.Request.Query, catalog, out var selection, out var named, out var error))
         {
             await Results.Problem(statusCode: StatusCodes.Status400BadRequest, detail: error).ExecuteAsync(context);
             return;
@@ -111,7 +112,7 @@ internal sealed class WebSocketEndpoint(
         var token = session is not null && context.RequestServices.GetService<TokenRevalidator>() is { } revalidator
             ? new ConnectionToken(revalidator, session, WantsNotices(context.Request.Query), authOptions.Value.RefreshNotice, context.Connection.RemoteIpAddress, context.RequestAborted)
             : null;
-        var control = ControlProtocol.Create(protocol, selection, time, logger, new ControlMessageLimit(_options.ControlMessagesPerSecond, _options.ControlMessageBurst), token);
+        var control = ControlProtocol.Create(protocol, selection, time, logger, new ControlMessageLimit(_options.ControlMessagesPerSecond, _options.ControlMessageBurst), token, named);
         var connection = new ClientConnection(socket, transport, selection, remote, _options, metrics, time, logger, control, _readerFailures)
         {
             // Set by authentication: the sweeper closes the connection with 4401 once the token

@@ -143,7 +143,9 @@ public sealed class ReadingHistoryTests : IDisposable
         var metrics = new ReadingMetrics(_services.GetRequiredService<IMeterFactory>());
         var history = new ReadingHistory(Options.Create(new HistoryOptions { Window = window, MaxReadings = maxReadings }), _time);
         var pipeline = new ReadingPipeline(
+            StreamCatalog.EnergyOnly("t"),
             new RecordDecoder(Options.Create(new ReadingsOptions()), metrics, _time, NullLogger<RecordDecoder>.Instance),
+            new JsonStreamDecoder(Options.Create(new ReadingsOptions()), _time),
             history,
             new Broadcaster(Microsoft.Extensions.Options.Options.Create(new StreamingOptions())),
             [],

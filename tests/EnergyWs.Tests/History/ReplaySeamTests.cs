@@ -52,7 +52,9 @@ public sealed class ReplaySeamTests : IDisposable
             }
         });
         _pipeline = new ReadingPipeline(
+            StreamCatalog.EnergyOnly("t"),
             new RecordDecoder(Options.Create(new ReadingsOptions()), metrics, _time, NullLogger<RecordDecoder>.Instance),
+            new JsonStreamDecoder(Options.Create(new ReadingsOptions()), _time),
             _history,
             _broadcaster,
             [sink],

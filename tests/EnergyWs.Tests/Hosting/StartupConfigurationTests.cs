@@ -20,6 +20,9 @@ public sealed class StartupConfigurationTests
     [InlineData("ASPNETCORE_FORWARDEDHEADERS_ENABLED", "true", "Hosting:KnownProxies or Hosting:KnownNetworks")]
     [InlineData("Streaming__MaxConnectionsPerUser", "-1", "Streaming:MaxConnectionsPerUser")]
     [InlineData("Streaming__ApiRequestsPerMinute", "-1", "Streaming:ApiRequestsPerMinute")]
+    [InlineData("Streams__heatpump__Topic", "homelab.energy", "Streams:heatpump:Topic")]
+    [InlineData("Streams__HeatPump__Topic", "homelab-heatpump-telemetry", "Streams:HeatPump")]
+    [InlineData("Streams__energy__Format", "json", "Streams:energy:Format")]
     public async Task Startup_InvalidSetting_ExitsNonZeroWithOneLineNamingIt(string variable, string value, string setting)
     {
         var (exitCode, stdout, stderr) = await RunServiceAsync(new()

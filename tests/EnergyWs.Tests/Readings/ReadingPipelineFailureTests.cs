@@ -111,7 +111,9 @@ public sealed class ReadingPipelineFailureTests : IDisposable
     private List<FakeLogRecord> Logged(int eventId) => [.. _logger.Collector.GetSnapshot().Where(r => r.Id.Id == eventId)];
 
     private ReadingPipeline Create(IRecordDecoder decoder) => new(
+        StreamCatalog.EnergyOnly("energy"),
         decoder,
+        new JsonStreamDecoder(Options.Create(new ReadingsOptions()), _time),
         new ReadingHistory(Options.Create(new HistoryOptions()), _time),
         _broadcaster,
         [new FrameSink(frame => _onFrame.ForEach(action => action(frame)))],

@@ -32,10 +32,11 @@ internal abstract class ControlProtocol(TimeProvider time, ILogger logger, Contr
     /// <param name="token">The connection's credentials, when authentication is on: /ws then answers
     /// <c>refresh</c> (and sends <c>token_expiring</c> to a client that asked for notices).
     /// /ws/energy speaks the original protocol, which has neither.</param>
-    public static ControlProtocol Create(StreamProtocol protocol, ClientSelection selection, TimeProvider time, ILogger logger, ControlMessageLimit limit, ConnectionToken? token = null) =>
+    /// <param name="named">The /ws client named its streams (<c>?stream=</c>): each frame says which it is of.</param>
+    public static ControlProtocol Create(StreamProtocol protocol, ClientSelection selection, TimeProvider time, ILogger logger, ControlMessageLimit limit, ConnectionToken? token = null, bool named = false) =>
         protocol == StreamProtocol.EnergyCompat
             ? new EnergyCompatProtocol(selection, time, logger, limit)
-            : new ReadingsControlProtocol(time, logger, limit, token);
+            : new ReadingsControlProtocol(time, logger, limit, token, named);
 
     /// <summary>Sends <c>token_expiring</c> when due, to a client that asked for notices; nothing otherwise.</summary>
     public void Sweep(ClientConnection connection, DateTimeOffset utcNow)
@@ -188,8 +189,15 @@ internal abstract class ControlProtocol(TimeProvider time, ILogger logger, Contr
 /// "all", it narrows to exactly them; an explicit null returns that dimension to "all");
 /// <c>unsubscribe</c> removes them. Both answer with the resulting selection.
 /// </summary>
-internal sealed class ReadingsControlProtocol(TimeProvider time, ILogger logger, ControlMessageLimit limit, ConnectionToken? token) : ControlProtocol(time, logger, limit, token)
+internal sealed class ReadingsControlProtocol(TimeProvider time, ILogger logger, ControlMessageLimit limit, ConnectionToken? token, bool named = false) : ControlProtocol(time, logger, limit, token)
 {
+    /// <summary>The seed's format on plain /ws; with <c>"stream"</c> first for a client that named streams.</summary>
+    public override ReadOnlyMemory<byte> Format(ReadingFrame frame)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        return named ? frame.Named : frame.Utf8Json;
+    }
+
     protected override byte[] Handle(ClientConnection connection, ControlMessage message)
     {
         var subscribe = message.Type == "subscribe";
@@ -211,7 +219,10 @@ internal sealed class ReadingsControlProtocol(TimeProvider time, ILogger logger,
             return Error(subscribe ? ErrorCodes.TooManyValues : ErrorCodes.InvalidMessage, error!);
         }
 
-        var selection = devices is null && channels is null ? ClientSelection.All : new ClientSelection(devices, channels);
+        // The streams stay as the connection chose them; devices and channels apply within them.
+        var selection = devices is null && channels is null && current.Streams == ClientSelection.EnergyStream
+            ? ClientSelection.All
+            : new ClientSelection(devices, channels, current.Streams);
         connection.Selection = selection;
         return Render(w =>
         {

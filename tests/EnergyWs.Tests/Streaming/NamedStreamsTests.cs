@@ -1,0 +1,190 @@
+using System.Net;
+using System.Text.Json;
+using EnergyWs.Kafka;
+using EnergyWs.Tests.Infrastructure;
+using EnergyWs.Tests.Operations;
+using EnergyWs.Tests.Readings;
+
+namespace EnergyWs.Tests.Streaming;
+
+/// <summary>A broker with the energy topic and the heat pump's, and the service reading both.</summary>
+public sealed class NamedStreamsFixture : IAsyncLifetime
+{
+    private TestKafka? _kafka;
+
+    internal TestKafka Kafka => _kafka!;
+
+    internal string EnergyTopic { get; private set; } = "";
+
+    internal string HeatPumpTopic { get; private set; } = "";
+
+    internal EnergyWsApp App { get; private set; } = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        _kafka = new TestKafka();
+        EnergyTopic = await _kafka.CreateTopicAsync();
+        HeatPumpTopic = await _kafka.CreateTopicAsync();
+        App = await new EnergyWsApp(_kafka.BootstrapServers, EnergyTopic, new Dictionary<string, string?>
+        {
+            ["Streams:heatpump:Topic"] = HeatPumpTopic,
+            ["Streams:heatpump:Device"] = "device_id",
+            ["Streams:heatpump:Timestamp"] = "ts",
+        }).StartAsync(ct);
+        var state = App.Get<ConsumerState>();
+        await Eventually.TrueAsync(() => state.Partitions.Any(p => p.Key.Topic == HeatPumpTopic) && state.Partitions.Any(p => p.Key.Topic == EnergyTopic), "both topics are assigned", ct);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.DisposeAsync();
+        _kafka?.Dispose();
+    }
+}
+
+/// <summary>Clients choose streams with ?stream=: plain /ws stays the energy stream in the seed's format.</summary>
+public sealed class NamedStreamsTests(NamedStreamsFixture fixture) : IClassFixture<NamedStreamsFixture>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private Task<WsClient> ConnectAsync(string query = "") => WsClient.ConnectAsync(fixture.App.WebSocketUri("/ws" + query), cancellationToken: Ct);
+
+    private static string Named(string stream, string seed) => $"{{\"stream\":\"{stream}\"," + seed[1..];
+
+    [Fact]
+    public async Task Streams_EachClientGetsWhatItNamed_PlainWsOnlyEnergyInTheSeedFormat()
+    {
+        await using var plain = await ConnectAsync();
+        await using var heatpump = await ConnectAsync("?stream=heatpump");
+        await using var both = await ConnectAsync("?stream=energy,heatpump");
+        using var producer = fixture.Kafka.CreateProducer();
+        var device = $"thermiq-{Guid.NewGuid():N}";
+        var record = HomelabStreams.Example("heatpump", r => r["device_id"] = device);
+        var reading = SeedReadings.Json(1000 + Random.Shared.Next(1000));
+
+        await SeedReadings.ProduceAsync(producer, fixture.HeatPumpTopic, [record]);
+        await SeedReadings.ProduceAsync(producer, fixture.EnergyTopic, [reading]);
+
+        Assert.Equal(reading, await plain.ReceiveAsync());
+        // Other tests' heat pumps may come first, as the last value of each device on connect.
+        var frame = await PastLastValuesAsync(heatpump, device);
+        using (var json = JsonDocument.Parse(frame))
+        {
+            Assert.Equal("heatpump", json.RootElement.GetProperty("stream").GetString());
+            Assert.Equal(device, json.RootElement.GetProperty("device").GetString());
+            Assert.Equal("2026-11-30T18:04:07.501Z", json.RootElement.GetProperty("timestamp").GetString());
+            Assert.Equal(-3, json.RootElement.GetProperty("fields").GetProperty("outdoor_temp").GetInt32());
+        }
+
+        // Two topics: the consumer may read either record first.
+        var expected = new HashSet<string> { frame, Named("energy", reading) };
+        var got = new HashSet<string>();
+        while (got.Count < 2)
+        {
+            var message = await both.ReceiveAsync();
+            if (expected.Contains(message))
+            {
+                got.Add(message);
+            }
+            else
+            {
+                Assert.StartsWith("{\"stream\":\"heatpump\"", message, StringComparison.Ordinal);
+            }
+        }
+        // Neither the energy client nor the heat pump's got the other's frame.
+        Assert.False(plain.TryReceive(out _));
+        Assert.False(heatpump.TryReceive(out _));
+    }
+
+    /// <summary>The first frame of <paramref name="device"/>, past the last values of other devices a connection starts with.</summary>
+    private static async Task<string> PastLastValuesAsync(WsClient client, string device)
+    {
+        while (true)
+        {
+            var message = await client.ReceiveAsync();
+            if (message.Contains($"\"device\":\"{device}\"", StringComparison.Ordinal))
+            {
+                return message;
+            }
+
+            Assert.DoesNotContain("\"power_w\"", message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Streams_LastValueOnConnect_IsPerStreamAndDevice()
+    {
+        using var producer = fixture.Kafka.CreateProducer();
+        var device = $"thermiq-{Guid.NewGuid():N}";
+        await SeedReadings.ProduceAsync(producer, fixture.HeatPumpTopic, [HomelabStreams.Example("heatpump", r => r["device_id"] = device)]);
+        await using (var first = await ConnectAsync($"?stream=heatpump&device={device}"))
+        {
+            await first.ReceiveAsync();
+        }
+
+        await using var later = await ConnectAsync($"?stream=heatpump&device={device}");
+
+        using var json = JsonDocument.Parse(await later.ReceiveAsync());
+        Assert.Equal(device, json.RootElement.GetProperty("device").GetString());
+    }
+
+    [Fact]
+    public async Task Api_StreamParameter_ServesThatStreamsHistory_DefaultIsEnergyAlone()
+    {
+        using var producer = fixture.Kafka.CreateProducer();
+        var device = $"thermiq-{Guid.NewGuid():N}";
+        await using var watcher = await ConnectAsync($"?stream=heatpump&device={device}");
+        // Measured now, so inside the history's window (the fixture's own time is long past it).
+        var now = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        await SeedReadings.ProduceAsync(producer, fixture.HeatPumpTopic, [HomelabStreams.Example("heatpump", r => (r["device_id"], r["ts"]) = (device, now))]);
+        var frame = await watcher.ReceiveAsync();
+        using var http = new HttpClient { BaseAddress = fixture.App.BaseAddress };
+
+        Assert.Equal($"[{frame}]", await http.GetStringAsync(new Uri($"/api/readings?stream=heatpump&device={device}", UriKind.Relative), Ct));
+        Assert.Equal($"[{frame}]", await http.GetStringAsync(new Uri($"/api/readings/latest?stream=heatpump&device={device}", UriKind.Relative), Ct));
+        Assert.Equal("[]", await http.GetStringAsync(new Uri($"/api/readings?device={device}", UriKind.Relative), Ct));
+        Assert.DoesNotContain("\"heatpump\"", await http.GetStringAsync(new Uri("/api/readings", UriKind.Relative), Ct), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/ws?stream=plugs")]
+    [InlineData("/ws?stream=energy&stream=Heatpump")]
+    [InlineData("/api/readings?stream=plugs")]
+    public async Task UnknownStream_Gets400BeforeTheUpgradeNamingIt(string pathAndQuery)
+    {
+        using var http = new HttpClient { BaseAddress = fixture.App.BaseAddress };
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(pathAndQuery, UriKind.Relative));
+        // A WebSocket handshake as a browser sends it, so /ws answers it as one.
+        request.Headers.Connection.Add("Upgrade");
+        request.Headers.Upgrade.Add(new System.Net.Http.Headers.ProductHeaderValue("websocket"));
+        request.Headers.Add("Sec-WebSocket-Version", "13");
+        request.Headers.Add("Sec-WebSocket-Key", Convert.ToBase64String(Guid.NewGuid().ToByteArray()));
+
+        using var response = await http.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var detail = await response.Content.ReadAsStringAsync(Ct);
+        Assert.Contains("Unknown stream", detail, StringComparison.Ordinal);
+        Assert.Contains("energy, heatpump", detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Metrics_RecordsReadingsAndDecodeErrors_CarryTheStream()
+    {
+        using var producer = fixture.Kafka.CreateProducer();
+        using var management = new HttpClient { BaseAddress = fixture.App.ManagementAddress };
+        var before = Scrape.Value(await Scrape.MetricsAsync(management, Ct), "energyws_decode_errors_total", ("reason", "not_object"), ("stream", "heatpump")) ?? 0;
+
+        await SeedReadings.ProduceAsync(producer, fixture.HeatPumpTopic, ["21.5", HomelabStreams.Example("heatpump")]);
+
+        var text = await Scrape.UntilMetricsAsync(
+            management,
+            t => Scrape.Value(t, "energyws_decode_errors_total", ("reason", "not_object"), ("stream", "heatpump")) > before &&
+                Scrape.Value(t, "energyws_readings_total", ("stream", "heatpump")) >= 1,
+            "the heat pump's records are counted under its stream",
+            Ct);
+        Assert.True(Scrape.Value(text, "energyws_kafka_records_total", ("result", "ok"), ("stream", "heatpump")) >= 1);
+        Assert.Null(Scrape.Value(text, "energyws_decode_errors_total", ("reason", "not_object"), ("stream", "energy")));
+    }
+}
