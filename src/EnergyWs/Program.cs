@@ -2,6 +2,7 @@ using EnergyWs;
 using EnergyWs.Auth;
 using EnergyWs.Dashboard;
 using EnergyWs.Demo;
+using EnergyWs.Freshness;
 using EnergyWs.Health;
 using EnergyWs.History;
 using EnergyWs.Kafka;
@@ -16,6 +17,7 @@ builder.AddHosting();
 builder.AddManagement();     // /metrics and health details on a port of their own (Management:Port)
 builder.AddDemo();          // before Kafka: the embedded broker must outlive its clients
 builder.AddKafkaReadings();
+builder.AddFreshness();      // when each stream and device last had a record, and whether that is too long ago
 builder.AddStreaming();
 builder.AddAuth();
 builder.AddHistory();

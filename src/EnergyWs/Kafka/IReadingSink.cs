@@ -13,5 +13,6 @@ namespace EnergyWs.Kafka;
 internal interface IReadingSink
 {
     /// <summary>Called once per frame, in sequence order.</summary>
-    void Accept(ReadingFrame frame);
+    /// <param name="live">False for a record read back at start to rebuild the history (not broadcast).</param>
+    void Accept(ReadingFrame frame, bool live);
 }

@@ -1,3 +1,4 @@
+using EnergyWs.Freshness;
 using EnergyWs.History;
 using EnergyWs.Readings;
 using Microsoft.Extensions.DependencyInjection;
@@ -47,6 +48,16 @@ internal static class KafkaExtensions
             // Instruments exist before the first scrape.
             sp.GetRequiredService<KafkaMetrics>();
             return sp.GetRequiredService<KafkaConsumerService>();
+        });
+
+        // The freshness alarm (Freshness/, registered by AddFreshness): fed by a sink, because only
+        // here is it known whether a frame is live or rebuilt, and checked once the rebuild is over.
+        services.AddSingleton<IReadingSink, FreshnessSink>();
+        services.AddSingleton<FreshnessMonitor>();
+        services.AddHostedService(sp =>
+        {
+            sp.GetRequiredService<FreshnessMetrics>();
+            return sp.GetRequiredService<FreshnessMonitor>();
         });
         return builder;
     }

@@ -100,7 +100,7 @@ internal sealed class ReadingPipeline(
                 history.Append(frame);
                 foreach (var sink in _sinks)
                 {
-                    sink.Accept(frame);
+                    sink.Accept(frame, live);
                 }
 
                 if (live)

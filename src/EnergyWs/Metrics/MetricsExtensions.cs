@@ -1,3 +1,4 @@
+using EnergyWs.Freshness;
 using EnergyWs.Kafka;
 using EnergyWs.Management;
 using EnergyWs.Readings;
@@ -16,11 +17,11 @@ internal static class MetricsExtensions
     public static IHostApplicationBuilder AddMetrics(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(StreamingMetrics.MeterName, ReadingMetrics.MeterName, KafkaMetrics.MeterName)
+            .AddMeter(StreamingMetrics.MeterName, ReadingMetrics.MeterName, KafkaMetrics.MeterName, FreshnessMetrics.MeterName)
             // The runtime's built-in meter: GC, heap, thread pool, CPU time, working set.
             .AddMeter("System.Runtime")
             // Every label here has a handful of values (reasons, results, GC generations) except the
-            // lag's partition; OpenTelemetry's default of 2,000 points preallocates ~144 KB per
+            // lag's partition and the freshness gauge's device (bounded per stream by the tracker); OpenTelemetry's default of 2,000 points preallocates ~144 KB per
             // instrument (~4 MB in all), most of an idle server's managed heap.
             // The one histogram has no labels (a single point); it is left as it is.
             .AddView(static instrument => instrument is Histogram<double>

@@ -7,7 +7,7 @@ namespace EnergyWs.Readings;
 /// <summary>One configured stream, compiled: its name, its bit in a client's selection, its topic and how its records are read.</summary>
 internal sealed class StreamDefinition
 {
-    internal StreamDefinition(string name, int index, string topic, StreamFormat format, (string Name, JsonPath Path)[] fields, JsonPath? device, JsonPath? timestamp)
+    internal StreamDefinition(string name, int index, string topic, StreamFormat format, (string Name, JsonPath Path)[] fields, JsonPath? device, JsonPath? timestamp, TimeSpan staleAfter)
     {
         Name = name;
         Index = index;
@@ -17,6 +17,7 @@ internal sealed class StreamDefinition
         Fields = fields;
         Device = device;
         Timestamp = timestamp;
+        StaleAfter = staleAfter;
         // The name pattern leaves nothing to escape.
         NamedPrefix = Encoding.UTF8.GetBytes($"{{\"stream\":\"{name}\",");
     }
@@ -39,6 +40,9 @@ internal sealed class StreamDefinition
     public JsonPath? Device { get; }
 
     public JsonPath? Timestamp { get; }
+
+    /// <summary>No record for longer than this is stale; <see cref="TimeSpan.Zero"/>: never.</summary>
+    public TimeSpan StaleAfter { get; }
 
     /// <summary><c>{"stream":"&lt;name&gt;",</c>: how every frame of a named stream starts.</summary>
     public ReadOnlyMemory<byte> NamedPrefix { get; }
@@ -84,7 +88,7 @@ internal sealed partial class StreamCatalog
 
     /// <summary>A catalog of the energy stream alone, on <paramref name="topic"/> (tests and tools).</summary>
     internal static StreamCatalog EnergyOnly(string topic) =>
-        new([new StreamDefinition(StreamsOptions.Energy, 0, topic, StreamFormat.Energy, [], null, null)]);
+        new([new StreamDefinition(StreamsOptions.Energy, 0, topic, StreamFormat.Energy, [], null, null, StreamsOptions.DefaultEnergyStaleAfter)]);
 
     /// <summary>Compiles every stream; problems come back as one line each naming the setting.</summary>
     internal static List<StreamDefinition> Build(StreamsOptions options, List<string> errors)
@@ -206,9 +210,20 @@ internal sealed partial class StreamCatalog
             errors.Add($"{setting}: Device and Timestamp are for json streams; the energy stream's decoders find them.");
         }
 
+        var staleAfter = options.StaleAfter ?? (isEnergy ? StreamsOptions.DefaultEnergyStaleAfter : StreamsOptions.DefaultStaleAfter);
+        if (staleAfter < TimeSpan.Zero || staleAfter > StreamsOptions.MaxStaleAfter)
+        {
+            errors.Add($"{setting}:StaleAfter must be between 00:00:00 (no alarm) and 1.00:00:00.");
+        }
+        else if (staleAfter > TimeSpan.Zero && staleAfter < StreamsOptions.MinStaleAfter)
+        {
+            // Staleness is checked once a second: a shorter threshold would be decided by that tick.
+            errors.Add($"{setting}:StaleAfter must be 00:00:00 (no alarm) or at least 00:00:05.");
+        }
+
         return errors.Count > before
             ? null
-            : new StreamDefinition(name, index, topic!, format!.Value, [.. fields.OrderBy(f => f.Item1, StringComparer.Ordinal)], device, timestamp);
+            : new StreamDefinition(name, index, topic!, format!.Value, [.. fields.OrderBy(f => f.Item1, StringComparer.Ordinal)], device, timestamp, staleAfter);
     }
 
     private static JsonPath? Path(string? text, string setting, List<string> errors)

@@ -38,4 +38,12 @@ internal sealed class StreamOptions
 
     /// <summary>JSON path of the measurement time (RFC 3339, or Unix seconds or milliseconds); absent or unreadable: the Kafka record's timestamp.</summary>
     public string? Timestamp { get; set; }
+
+    /// <summary>
+    /// No record for longer than this makes the stream, or one of its devices, stale: a gauge for
+    /// alerts and a status message to clients that ask. Default 1 minute for <c>energy</c> (a meter
+    /// reports every few seconds), 10 minutes for the others (a Tasmota plug reports every 5);
+    /// <c>00:00:00</c> turns the alarm off for the stream.
+    /// </summary>
+    public TimeSpan? StaleAfter { get; set; }
 }

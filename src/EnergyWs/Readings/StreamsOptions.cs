@@ -14,6 +14,19 @@ internal sealed partial class StreamsOptions
     /// <summary>A stream is one bit of a client's selection.</summary>
     public const int MaxStreams = 64;
 
+    /// <summary>
+    /// A meter reports every few seconds, a quiet one at least once a minute; a minute without any
+    /// record is not a pause between reports.
+    /// </summary>
+    public static readonly TimeSpan DefaultEnergyStaleAfter = TimeSpan.FromMinutes(1);
+
+    /// <summary>Other devices report less often: a Tasmota plug every 5 minutes (TelePeriod 300), a Shelly H&amp;T when it wakes.</summary>
+    public static readonly TimeSpan DefaultStaleAfter = TimeSpan.FromMinutes(10);
+
+    internal static readonly TimeSpan MinStaleAfter = TimeSpan.FromSeconds(5);
+
+    internal static readonly TimeSpan MaxStaleAfter = TimeSpan.FromDays(1);
+
     /// <summary>Names that a URL, a metric label and a JSON value carry as they are.</summary>
     [GeneratedRegex("^[a-z][a-z0-9_-]{0,31}$", RegexOptions.CultureInvariant)]
     internal static partial Regex NamePattern();

@@ -79,6 +79,9 @@ internal sealed class ClientConnection
         set => Volatile.Write(ref _expiresAtTicks, value?.UtcTicks ?? 0);
     }
 
+    /// <summary>The client asked for notices (<c>?notices=1</c> on /ws): it is sent status messages.</summary>
+    public bool Notices { get; init; }
+
     /// <summary>Which readings the client wants; a change applies to frames published from now on.</summary>
     public ClientSelection Selection
     {

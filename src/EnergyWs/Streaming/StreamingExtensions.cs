@@ -21,6 +21,8 @@ internal static class StreamingExtensions
         builder.Services.AddSingleton<ConnectionSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ConnectionSweeper>());
         builder.Services.AddHostedService<ConnectionCountLogger>();
+        builder.Services.AddSingleton<StatusNotices>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<StatusNotices>());
         builder.Services.AddConnectRateLimit();
         // Bound here, not resolved from IOptions in the callback below: that would validate the
         // options ahead of the startup check that reports a bad setting in one line. Options that

@@ -22,13 +22,14 @@ internal sealed class WebSocketEndpoint(
     ReplayBudget replayBudget,
     IOptions<AuthOptions> authOptions,
     StreamCatalog catalog,
+    StatusNotices statusNotices,
     ILogger<WebSocketEndpoint> logger)
 {
     /// <summary>Bounds on what a client may put in the query string (see <see cref="ClientSelection"/>).</summary>
     internal const int MaxFilterValues = ClientSelection.MaxFilterValues;
     internal const int MaxFilterLength = ClientSelection.MaxFilterLength;
 
-    /// <summary>?notices=1: the client reads control messages it did not ask for (token_expiring).</summary>
+    /// <summary>?notices=1: the client reads control messages it did not ask for (token_expiring, status).</summary>
     internal const string NoticesParameter = "notices";
 
     private readonly StreamingOptions _options = options.Value;
@@ -109,8 +110,10 @@ internal sealed class WebSocketEndpoint(
         var transport = context.Features.Get<IWebSocketTransportFeature>()?.Transport
             ?? throw new InvalidOperationException("The WebSocket transport is missing: call UseStreaming() before the endpoints.");
         var session = context.Features.Get<TokenSession>();
+        // /ws/energy speaks the original protocol, which has no notices.
+        var notices = protocol == StreamProtocol.Readings && WantsNotices(context.Request.Query);
         var token = session is not null && context.RequestServices.GetService<TokenRevalidator>() is { } revalidator
-            ? new ConnectionToken(revalidator, session, WantsNotices(context.Request.Query), authOptions.Value.RefreshNotice, context.Connection.RemoteIpAddress, context.RequestAborted)
+            ? new ConnectionToken(revalidator, session, notices, authOptions.Value.RefreshNotice, context.Connection.RemoteIpAddress, context.RequestAborted)
             : null;
         var control = ControlProtocol.Create(protocol, selection, time, logger, new ControlMessageLimit(_options.ControlMessagesPerSecond, _options.ControlMessageBurst), token, named);
         var connection = new ClientConnection(socket, transport, selection, remote, _options, metrics, time, logger, control, _readerFailures)
@@ -118,6 +121,7 @@ internal sealed class WebSocketEndpoint(
             // Set by authentication: the sweeper closes the connection with 4401 once the token
             // expires, unless an in-band refresh moved it.
             ExpiresAt = session?.ClosesAt,
+            Notices = notices,
         };
         if (!broadcaster.TryAdd(connection, _options.MaxConnections, from, out _))
         {
@@ -125,6 +129,12 @@ internal sealed class WebSocketEndpoint(
             metrics.Rejected("rejected_limit");
             await socket.CloseAsync(WebSocketCloseStatus.InternalServerError, "connection limit reached", CancellationToken.None);
             return;
+        }
+
+        if (notices)
+        {
+            // After registering, so a change from here on reaches it too (at worst twice).
+            statusNotices.SendCurrent(connection);
         }
 
         // Not inlined: a local of this method would keep the snapshot for the whole connection.

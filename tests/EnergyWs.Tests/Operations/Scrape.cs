@@ -30,6 +30,34 @@ internal static partial class Scrape
         return sum;
     }
 
+    /// <summary>
+    /// The sample of <paramref name="name"/> whose labels are exactly <paramref name="labels"/>
+    /// (besides the exporter's otel_scope_* labels); null if none.
+    /// </summary>
+    public static double? Exact(string text, string name, params (string Key, string Value)[] labels)
+    {
+        var want = labels.Select(l => $"{l.Key}={l.Value}").Order(StringComparer.Ordinal).ToList();
+        foreach (var line in text.Split('\n'))
+        {
+            var match = Sample().Match(line);
+            if (!match.Success || match.Groups["name"].Value != name)
+            {
+                continue;
+            }
+
+            var have = Label().Matches(match.Groups["labels"].Value)
+                .Where(m => !m.Groups["key"].Value.StartsWith("otel_scope_", StringComparison.Ordinal))
+                .Select(m => $"{m.Groups["key"].Value}={m.Groups["value"].Value}")
+                .Order(StringComparer.Ordinal);
+            if (have.SequenceEqual(want))
+            {
+                return double.Parse(match.Groups["value"].Value, CultureInfo.InvariantCulture);
+            }
+        }
+
+        return null;
+    }
+
     public static async Task<string> MetricsAsync(HttpClient http, CancellationToken cancellationToken) =>
         await http.GetStringAsync(new Uri("/metrics", UriKind.Relative), cancellationToken);
 
@@ -84,4 +112,7 @@ internal static partial class Scrape
 
     [GeneratedRegex(@"^(?<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?<labels>[^}]*)\})?\s+(?<value>\S+)")]
     private static partial Regex Sample();
+
+    [GeneratedRegex(@"(?<key>[a-zA-Z_][a-zA-Z0-9_]*)=""(?<value>(?:[^""\\]|\\.)*)""")]
+    private static partial Regex Label();
 }

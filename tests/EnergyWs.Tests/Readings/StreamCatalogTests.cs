@@ -78,6 +78,30 @@ public sealed class StreamCatalogTests
     }
 
     [Fact]
+    public void Catalog_StaleAfter_DefaultsPerKind_ZeroTurnsTheAlarmOff_OutOfRangeIsNamed()
+    {
+        var (streams, errors) = Build(
+            ("heatpump", new StreamOptions { Topic = "hp" }),
+            ("plugs", new StreamOptions { Topic = "plugs", StaleAfter = TimeSpan.Zero }),
+            ("temperature", new StreamOptions { Topic = "t", StaleAfter = TimeSpan.FromMinutes(45) }));
+
+        Assert.Empty(errors);
+        Assert.Equal(
+            [("energy", TimeSpan.FromMinutes(1)), ("heatpump", TimeSpan.FromMinutes(10)), ("plugs", TimeSpan.Zero), ("temperature", TimeSpan.FromMinutes(45))],
+            streams.Select(s => (s.Name, s.StaleAfter)));
+
+        foreach (var (bad, expected) in new[]
+        {
+            (TimeSpan.FromSeconds(2), "Streams:heatpump:StaleAfter must be 00:00:00 (no alarm) or at least 00:00:05."),
+            (TimeSpan.FromDays(2), "Streams:heatpump:StaleAfter must be between 00:00:00 (no alarm) and 1.00:00:00."),
+            (TimeSpan.FromSeconds(-1), "Streams:heatpump:StaleAfter must be between 00:00:00 (no alarm) and 1.00:00:00."),
+        })
+        {
+            Assert.Equal([expected], Build(("heatpump", new StreamOptions { Topic = "hp", StaleAfter = bad })).Errors);
+        }
+    }
+
+    [Fact]
     public void Catalog_MoreThan64Streams_IsRefused()
     {
         var (_, errors) = Build([.. Enumerable.Range(0, 64).Select(i => ($"s{i}", new StreamOptions { Topic = $"t{i}" }))]);
