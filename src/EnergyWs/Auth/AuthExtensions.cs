@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net.Http;
+using EnergyWs.Readings;
 using EnergyWs.Streaming;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
@@ -60,6 +61,7 @@ internal static class AuthExtensions
             var why = !enabled ? "Auth:Enabled is false" : "Development without Auth:Authority";
             services.AddAuthorizationBuilder().AddPolicy(ClientPolicy, policy => policy.RequireAssertion(static _ => true));
             services.AddHostedService(sp => new AuthOffAnnouncer(why, sp.GetRequiredService<ILogger<AuthOffAnnouncer>>()));
+            services.AddSingleton(sp => new StreamAccess(sp.GetRequiredService<StreamCatalog>(), authenticated: false));
             return builder;
         }
 
@@ -85,6 +87,7 @@ internal static class AuthExtensions
             .RequireAuthenticatedUser());
 
         services.AddHostedService<AuthWarnings>();
+        services.AddSingleton(sp => new StreamAccess(sp.GetRequiredService<StreamCatalog>(), authenticated: true));
         services.AddSingleton<TokenRevalidator>();
         services.AddSingleton<SigningKeyState>();
         services.AddSingleton<IntrospectionState>();
@@ -203,7 +206,7 @@ internal static class AuthExtensions
                 else if (context.SecurityToken is { ValidTo: var validTo } && validTo != DateTime.MinValue)
                 {
                     var expires = new DateTimeOffset(validTo, TimeSpan.Zero);
-                    context.HttpContext.Features.Set(new TokenSession(principal, expires, expires + skew));
+                    context.HttpContext.Features.Set(new TokenSession(principal, expires, expires + skew, TokenRules.Scopes(context.Principal!)));
                 }
                 else
                 {
@@ -279,7 +282,7 @@ internal static class AuthExtensions
             return;
         }
 
-        context.HttpContext.Features.Set(new TokenSession(principal, result.ExpiresAt, result.ExpiresAt + skew));
+        context.HttpContext.Features.Set(new TokenSession(principal, result.ExpiresAt, result.ExpiresAt + skew, TokenRules.Scopes(result.Principal!)));
         // A copy: the cached principal is shared by every request with this token, and handlers may add identities or claims.
         context.Principal = result.Principal!.Clone();
         context.Success();

@@ -121,7 +121,8 @@ internal static class TokenRules
 }
 
 /// <summary>
-/// The credentials a connection was accepted with: whose they are, when the token expires, and
-/// when the connection must close (the expiry plus the clock skew).
+/// The credentials a request or connection was accepted with: whose they are, when the token
+/// expires, when the connection must close (the expiry plus the clock skew), and the token's
+/// scopes (which streams it may read, <see cref="StreamAccess"/>).
 /// </summary>
-internal sealed record TokenSession(string Principal, DateTimeOffset ExpiresAt, DateTimeOffset ClosesAt);
+internal sealed record TokenSession(string Principal, DateTimeOffset ExpiresAt, DateTimeOffset ClosesAt, IReadOnlySet<string> Scopes);

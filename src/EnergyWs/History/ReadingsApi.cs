@@ -1,4 +1,5 @@
 using System.Buffers;
+using EnergyWs.Auth;
 using EnergyWs.Readings;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
@@ -9,7 +10,7 @@ namespace EnergyWs.History;
 /// GET /api/readings and /api/readings/latest: the history as a JSON array of readings, each the
 /// exact bytes a WebSocket client gets, for a chart's first paint and for non-WebSocket consumers.
 /// </summary>
-internal sealed class ReadingsApi(ReadingHistory history, StreamCatalog catalog, IOptions<HistoryOptions> options)
+internal sealed class ReadingsApi(ReadingHistory history, StreamCatalog catalog, StreamAccess access, IOptions<HistoryOptions> options)
 {
     /// <summary>Set to "true" when more readings matched than History:MaxApiReadings; the newest are returned.</summary>
     public const string TruncatedHeader = "X-Readings-Truncated";
@@ -24,6 +25,12 @@ internal sealed class ReadingsApi(ReadingHistory history, StreamCatalog catalog,
         if (!ClientSelection.TryParse(query, catalog, out var selection, out var named, out var error))
         {
             await BadRequestAsync(context, error!);
+            return;
+        }
+
+        if (access.Readable(context) is var readable && (selection.Streams & ~readable) != 0)
+        {
+            await access.ForbidAsync(context, selection.Streams, readable);
             return;
         }
 
@@ -71,6 +78,12 @@ internal sealed class ReadingsApi(ReadingHistory history, StreamCatalog catalog,
         if (!ClientSelection.TryParse(context.Request.Query, catalog, out var selection, out var named, out var error))
         {
             await BadRequestAsync(context, error!);
+            return;
+        }
+
+        if (access.Readable(context) is var readable && (selection.Streams & ~readable) != 0)
+        {
+            await access.ForbidAsync(context, selection.Streams, readable);
             return;
         }
 

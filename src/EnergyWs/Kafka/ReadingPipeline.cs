@@ -87,12 +87,15 @@ internal sealed class ReadingPipeline(
         try
         {
             var now = timeProvider.GetTimestamp();
+            // The record itself, for /ws/energy's data: only live (a rebuilt frame goes to no live
+            // client) and only a JSON object (the original passed objects; a plain number is not one).
+            var raw = live && JsonValues.IsObject(record.Value) ? record.Value : null;
             foreach (var reading in _scratch)
             {
                 // A json stream's frame names its stream already; a reading gets the name on demand.
                 var frame = json is null
-                    ? new ReadingFrame(++_sequence, reading, ReadingJson.Serialize(reading), now, record.Timestamp, stream.NamedPrefix)
-                    : new ReadingFrame(++_sequence, reading, json, now, record.Timestamp);
+                    ? new ReadingFrame(++_sequence, reading, ReadingJson.Serialize(reading), now, record.Timestamp, stream.NamedPrefix, raw)
+                    : new ReadingFrame(++_sequence, reading, json, now, record.Timestamp, record: raw);
 
                 // History before broadcast: a client's replay takes a history snapshot after its
                 // ring start, and the ring gives it only frames from that start on; every frame the

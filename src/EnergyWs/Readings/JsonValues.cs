@@ -138,6 +138,30 @@ internal static class JsonValues
     }
 
     /// <summary>
+    /// Whether a record that decoded is a JSON object as it stands, so its bytes can be embedded in
+    /// another JSON text: it starts with <c>{</c> after JSON whitespace (no byte order mark).
+    /// </summary>
+    public static bool IsObject(byte[]? value)
+    {
+        if (value is null)
+        {
+            return false;
+        }
+
+        foreach (var b in value)
+        {
+            if (b is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r')
+            {
+                continue;
+            }
+
+            return b == (byte)'{';
+        }
+
+        return false;
+    }
+
+    /// <summary>
     /// Whether every string in this JSON text can be read: the bytes are UTF-8 and no <c>\u</c>
     /// escape leaves a UTF-16 surrogate unpaired. System.Text.Json parses both without complaint and
     /// throws only when such a string (or property name) is read, so untrusted JSON that passes this

@@ -4,12 +4,17 @@ namespace EnergyWs.Readings;
 /// A reading serialized once. The same <see cref="Utf8Json"/> bytes go to every client, to
 /// history and to the REST API; nothing downstream serializes the reading again.
 /// </summary>
+/// <param name="record">
+/// The Kafka record's own JSON object, for protocols that pass the record on (/ws/energy's
+/// <c>data</c>); null when it is not an object or the frame is rebuilt history. Held only while
+/// the broadcaster's ring holds the frame or it is its meter's latest (see <see cref="ReleaseRecord"/>).
+/// </param>
 /// <param name="namedPrefix">
 /// How the named variant starts (<see cref="StreamDefinition.NamedPrefix"/>) when
 /// <paramref name="utf8Json"/> is a reading in the seed's format; empty when it already names its
 /// stream (a json stream's frame).
 /// </param>
-internal sealed class ReadingFrame(long sequence, Reading reading, ReadOnlyMemory<byte> utf8Json, long receivedTimestamp, DateTimeOffset? recordTimestamp, ReadOnlyMemory<byte> namedPrefix = default)
+internal sealed class ReadingFrame(long sequence, Reading reading, ReadOnlyMemory<byte> utf8Json, long receivedTimestamp, DateTimeOffset? recordTimestamp, ReadOnlyMemory<byte> namedPrefix = default, byte[]? record = null)
 {
     /// <summary>The energy stream's prefix, for frames made without a catalog (tests, tools).</summary>
     internal static readonly ReadOnlyMemory<byte> EnergyPrefix = "{\"stream\":\"energy\","u8.ToArray();
@@ -46,6 +51,25 @@ internal sealed class ReadingFrame(long sequence, Reading reading, ReadOnlyMemor
 
     // Another protocol's rendering of this frame (the /ws/energy envelope); null until first needed.
     private byte[]? _alternate;
+
+    private byte[]? _record = record;
+
+    /// <summary>The record's own JSON object while it is held; empty otherwise.</summary>
+    public ReadOnlyMemory<byte> Record => Volatile.Read(ref _record);
+
+    /// <summary>
+    /// Lets go of the record and of renderings that may contain it, once no live client can be
+    /// sent the frame (the ring lapped it) and it is not its meter's latest: a history of a day
+    /// of 1-2 KB bridge records would otherwise cost ~150 MB. A later rendering uses the reading.
+    /// </summary>
+    internal void ReleaseRecord()
+    {
+        if (Volatile.Read(ref _record) is not null)
+        {
+            Volatile.Write(ref _record, null);
+            Volatile.Write(ref _alternate, null);
+        }
+    }
 
     // The named variant of a seed-format frame; null until a client that named streams needs it.
     private byte[]? _named;

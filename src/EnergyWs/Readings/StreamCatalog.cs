@@ -7,7 +7,7 @@ namespace EnergyWs.Readings;
 /// <summary>One configured stream, compiled: its name, its bit in a client's selection, its topic and how its records are read.</summary>
 internal sealed class StreamDefinition
 {
-    internal StreamDefinition(string name, int index, string topic, StreamFormat format, (string Name, JsonPath Path)[] fields, JsonPath? device, JsonPath? timestamp, TimeSpan staleAfter)
+    internal StreamDefinition(string name, int index, string topic, StreamFormat format, (string Name, JsonPath Path)[] fields, JsonPath? device, JsonPath? timestamp, TimeSpan staleAfter, string? scope = null)
     {
         Name = name;
         Index = index;
@@ -18,6 +18,7 @@ internal sealed class StreamDefinition
         Device = device;
         Timestamp = timestamp;
         StaleAfter = staleAfter;
+        Scope = scope;
         // The name pattern leaves nothing to escape.
         NamedPrefix = Encoding.UTF8.GetBytes($"{{\"stream\":\"{name}\",");
     }
@@ -43,6 +44,9 @@ internal sealed class StreamDefinition
 
     /// <summary>No record for longer than this is stale; <see cref="TimeSpan.Zero"/>: never.</summary>
     public TimeSpan StaleAfter { get; }
+
+    /// <summary>The token scope needed to read it; null: any accepted token.</summary>
+    public string? Scope { get; }
 
     /// <summary><c>{"stream":"&lt;name&gt;",</c>: how every frame of a named stream starts.</summary>
     public ReadOnlyMemory<byte> NamedPrefix { get; }
@@ -221,9 +225,14 @@ internal sealed partial class StreamCatalog
             errors.Add($"{setting}:StaleAfter must be 00:00:00 (no alarm) or at least 00:00:05.");
         }
 
+        if (options.Scope is not null && !ScopePattern().IsMatch(options.Scope))
+        {
+            errors.Add($"{setting}:Scope must be one scope token: 1-128 printable ASCII characters without spaces, '\"' or '\\' (RFC 6749 §3.3).");
+        }
+
         return errors.Count > before
             ? null
-            : new StreamDefinition(name, index, topic!, format!.Value, [.. fields.OrderBy(f => f.Item1, StringComparer.Ordinal)], device, timestamp, staleAfter);
+            : new StreamDefinition(name, index, topic!, format!.Value, [.. fields.OrderBy(f => f.Item1, StringComparer.Ordinal)], device, timestamp, staleAfter, options.Scope);
     }
 
     private static JsonPath? Path(string? text, string setting, List<string> errors)
@@ -242,6 +251,10 @@ internal sealed partial class StreamCatalog
         return null;
     }
 
-    [GeneratedRegex("^[a-zA-Z0-9._-]{1,249}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex("^[a-zA-Z0-9._-]{1,249}\\z", RegexOptions.CultureInvariant)]
     private static partial Regex TopicPattern();
+
+    // RFC 6749 §3.3 scope-token: 1*( %x21 / %x23-5B / %x5D-7E ).
+    [GeneratedRegex("^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,128}\\z", RegexOptions.CultureInvariant)]
+    private static partial Regex ScopePattern();
 }

@@ -46,4 +46,10 @@ internal sealed class StreamOptions
     /// <c>00:00:00</c> turns the alarm off for the stream.
     /// </summary>
     public TimeSpan? StaleAfter { get; set; }
+
+    /// <summary>
+    /// The token scope a client needs to read the stream (from the token's <c>scope</c> or
+    /// <c>scp</c>); absent: any accepted token reads it. Ignored with authentication off.
+    /// </summary>
+    public string? Scope { get; set; }
 }

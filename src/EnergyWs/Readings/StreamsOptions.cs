@@ -28,7 +28,7 @@ internal sealed partial class StreamsOptions
     internal static readonly TimeSpan MaxStaleAfter = TimeSpan.FromDays(1);
 
     /// <summary>Names that a URL, a metric label and a JSON value carry as they are.</summary>
-    [GeneratedRegex("^[a-z][a-z0-9_-]{0,31}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex("^[a-z][a-z0-9_-]{0,31}\\z", RegexOptions.CultureInvariant)]
     internal static partial Regex NamePattern();
 
     public Dictionary<string, StreamOptions> Streams { get; } = new(StringComparer.Ordinal);

@@ -136,16 +136,28 @@ internal sealed class Broadcaster
             _latest.Clear();
         }
 
+        var index = _head;
         if (_latest.TryGetValue(key, out var previous))
         {
             previous.Superseded = true;
+            if (index - previous.RingIndex > _ringMask)
+            {
+                // Already lapped: no live client can be sent it any more.
+                previous.ReleaseRecord();
+            }
         }
 
         _latest[key] = frame;
 
-        var index = _head;
+        ref var slot = ref _ring[index & _ringMask];
+        if (slot is { } lapped && (lapped.Superseded || !_latest.TryGetValue((lapped.Reading.Stream, lapped.Reading.Device, lapped.Reading.Channel), out var latest) || latest != lapped))
+        {
+            // Out of the ring and not its meter's latest (superseded, or forgotten when the table was cleared).
+            lapped.ReleaseRecord();
+        }
+
         frame.RingIndex = index;
-        Volatile.Write(ref _ring[index & _ringMask], frame);
+        Volatile.Write(ref slot, frame);
         // A full fence, not a release store: the wake checks below read each writer's signal state,
         // and a writer that has just reset it must then see this head (else it could sleep on a frame).
         Interlocked.Exchange(ref _head, index + 1);

@@ -79,6 +79,13 @@ internal sealed class ClientConnection
         set => Volatile.Write(ref _expiresAtTicks, value?.UtcTicks ?? 0);
     }
 
+    /// <summary>
+    /// The streams the connection's token may read (a bit per stream, every stream with
+    /// authentication off); a subscribe cannot go beyond them, an in-band refresh may narrow them.
+    /// The reader task alone reads and writes it.
+    /// </summary>
+    public ulong Readable { get; set; } = ulong.MaxValue;
+
     /// <summary>The client asked for notices (<c>?notices=1</c> on /ws): it is sent status messages.</summary>
     public bool Notices { get; init; }
 

@@ -23,6 +23,7 @@ internal sealed class WebSocketEndpoint(
     IOptions<AuthOptions> authOptions,
     StreamCatalog catalog,
     StatusNotices statusNotices,
+    StreamAccess access,
     ILogger<WebSocketEndpoint> logger)
 {
     /// <summary>Bounds on what a client may put in the query string (see <see cref="ClientSelection"/>).</summary>
@@ -58,6 +59,15 @@ internal sealed class WebSocketEndpoint(
         if (!ClientSelection.TryParse(context.Request.Query, catalog, out var selection, out var named, out var error))
         {
             await Results.Problem(statusCode: StatusCodes.Status400BadRequest, detail: error).ExecuteAsync(context);
+            return;
+        }
+
+        // Before the upgrade, as a 401 is: a stream this token may not read is refused with the scope it lacks.
+        var readable = access.Readable(context);
+        if ((selection.Streams & ~readable) != 0)
+        {
+            metrics.Rejected("rejected_scope");
+            await access.ForbidAsync(context, selection.Streams, readable);
             return;
         }
 
@@ -115,13 +125,14 @@ internal sealed class WebSocketEndpoint(
         var token = session is not null && context.RequestServices.GetService<TokenRevalidator>() is { } revalidator
             ? new ConnectionToken(revalidator, session, notices, authOptions.Value.RefreshNotice, context.Connection.RemoteIpAddress, context.RequestAborted)
             : null;
-        var control = ControlProtocol.Create(protocol, selection, time, logger, new ControlMessageLimit(_options.ControlMessagesPerSecond, _options.ControlMessageBurst), token, named);
+        var control = ControlProtocol.Create(protocol, selection, catalog, time, logger, new ControlMessageLimit(_options.ControlMessagesPerSecond, _options.ControlMessageBurst), token, named);
         var connection = new ClientConnection(socket, transport, selection, remote, _options, metrics, time, logger, control, _readerFailures)
         {
             // Set by authentication: the sweeper closes the connection with 4401 once the token
             // expires, unless an in-band refresh moved it.
             ExpiresAt = session?.ClosesAt,
             Notices = notices,
+            Readable = readable,
         };
         if (!broadcaster.TryAdd(connection, _options.MaxConnections, from, out _))
         {

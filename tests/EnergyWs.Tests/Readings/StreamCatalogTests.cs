@@ -101,6 +101,28 @@ public sealed class StreamCatalogTests
         }
     }
 
+    [Theory]
+    [InlineData("heatpump:read", true)]
+    [InlineData("https://energy.example.com/heatpump.read", true)]
+    [InlineData("heat pump", false)]
+    [InlineData("heat\"pump", false)]
+    [InlineData("heatpump\n", false)]
+    [InlineData("", false)]
+    public void Catalog_Scope_IsOneScopeToken(string scope, bool valid)
+    {
+        var (streams, errors) = Build(("heatpump", new StreamOptions { Topic = "hp", Scope = scope }));
+
+        if (valid)
+        {
+            Assert.Empty(errors);
+            Assert.Equal(scope, streams.Single(s => s.Name == "heatpump").Scope);
+        }
+        else
+        {
+            Assert.Equal(["Streams:heatpump:Scope must be one scope token: 1-128 printable ASCII characters without spaces, '\"' or '\\' (RFC 6749 §3.3)."], errors);
+        }
+    }
+
     [Fact]
     public void Catalog_MoreThan64Streams_IsRefused()
     {

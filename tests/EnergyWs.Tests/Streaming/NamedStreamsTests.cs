@@ -31,6 +31,8 @@ public sealed class NamedStreamsFixture : IAsyncLifetime
             ["Streams:heatpump:Topic"] = HeatPumpTopic,
             ["Streams:heatpump:Device"] = "device_id",
             ["Streams:heatpump:Timestamp"] = "ts",
+            // With authentication off a scope opens nothing and closes nothing: every stream is open.
+            ["Streams:heatpump:Scope"] = "heatpump:read",
         }).StartAsync(ct);
         var state = App.Get<ConsumerState>();
         await Eventually.TrueAsync(() => state.Partitions.Any(p => p.Key.Topic == HeatPumpTopic) && state.Partitions.Any(p => p.Key.Topic == EnergyTopic), "both topics are assigned", ct);
@@ -95,6 +97,91 @@ public sealed class NamedStreamsTests(NamedStreamsFixture fixture) : IClassFixtu
         // Neither the energy client nor the heat pump's got the other's frame.
         Assert.False(plain.TryReceive(out _));
         Assert.False(heatpump.TryReceive(out _));
+    }
+
+    [Fact]
+    public async Task Subscribe_Streams_AddsAndRemovesStreams_FramesSayTheirStreamFromThen()
+    {
+        await using var client = await ConnectAsync();
+        await using var energyWatcher = await ConnectAsync();
+        using var producer = fixture.Kafka.CreateProducer();
+        var device = $"thermiq-{Guid.NewGuid():N}";
+
+        await client.SendAsync("""{"type":"subscribe","streams":["heatpump"]}""");
+        Assert.Equal("""{"type":"subscribed","streams":["energy","heatpump"],"devices":null,"channels":null}""", await ReplyAsync(client));
+        await SeedReadings.ProduceAsync(producer, fixture.HeatPumpTopic, [HomelabStreams.Example("heatpump", r => r["device_id"] = device)]);
+        Assert.StartsWith("{\"stream\":\"heatpump\"", await PastLastValuesAsync(client, device), StringComparison.Ordinal);
+
+        await client.SendAsync("""{"type":"unsubscribe","streams":["energy"]}""");
+        Assert.Equal("""{"type":"subscribed","streams":["heatpump"],"devices":null,"channels":null}""", await ReplyAsync(client));
+        // An energy reading, broadcast (its watcher has it) before the heat pump's next record:
+        // the client's next frame is the heat pump's.
+        var reading = SeedReadings.Json(3000 + Random.Shared.Next(1000));
+        await SeedReadings.ProduceAsync(producer, fixture.EnergyTopic, [reading]);
+        while (await energyWatcher.ReceiveAsync() != reading)
+        {
+        }
+
+        await SeedReadings.ProduceAsync(producer, fixture.HeatPumpTopic, [HomelabStreams.Example("heatpump", r => (r["device_id"], r["reason"]) = (device, "marker"))]);
+        Assert.Contains("\"reason\":\"marker\"", await client.ReceiveAsync(), StringComparison.Ordinal);
+
+        await client.SendAsync("""{"type":"subscribe","streams":["boiler"]}""");
+        Assert.Contains("\"code\":\"unknown_stream\"", await ReplyAsync(client), StringComparison.Ordinal);
+        await client.SendAsync("""{"type":"subscribe","streams":null}""");
+        Assert.Contains("\"code\":\"invalid_message\"", await ReplyAsync(client), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EnergyCompat_SubscribeStreams_DataIsTheRecordsOwnObject()
+    {
+        await using var compat = await WsClient.ConnectAsync(fixture.App.WebSocketUri("/ws/energy"), cancellationToken: Ct);
+        using var producer = fixture.Kafka.CreateProducer();
+        var device = $"thermiq-{Guid.NewGuid():N}";
+
+        await compat.SendAsync("""{"type":"subscribe","streams":["heatpump"]}""");
+        Assert.Equal("""{"type":"subscribed","streams":["heatpump"]}""", await ReplyAsync(compat));
+        await compat.SendAsync("""{"type":"subscribe","streams":["boiler"]}""");
+        Assert.Contains("\"code\":\"unknown_stream\"", await ReplyAsync(compat), StringComparison.Ordinal);
+
+        // A seed reading with a member the normalized reading does not have: the original's
+        // clients read the record's own fields in data.
+        var energy = SeedReadings.Json(5000 + Random.Shared.Next(1000))[..^1] + ",\"meter_model\":\"SaveEye\"}";
+        await SeedReadings.ProduceAsync(producer, fixture.EnergyTopic, [energy]);
+        var heatpump = HomelabStreams.Example("heatpump", r => r["device_id"] = device);
+        await SeedReadings.ProduceAsync(producer, fixture.HeatPumpTopic, [heatpump]);
+
+        var got = new Dictionary<string, JsonElement>();
+        while (got.Count < 2)
+        {
+            using var envelope = JsonDocument.Parse(await compat.ReceiveAsync());
+            var root = envelope.RootElement;
+            Assert.Equal("data", root.GetProperty("type").GetString());
+            var data = root.GetProperty("data");
+            var stream = root.GetProperty("stream").GetString()!;
+            if (stream == "energy" && data.TryGetProperty("meter_model", out _) || stream == "heatpump" && data.GetProperty("device_id").GetString() == device)
+            {
+                got[stream] = data.Clone();
+            }
+        }
+
+        Assert.Equal("SaveEye", got["energy"].GetProperty("meter_model").GetString());
+        using (var sent = JsonDocument.Parse(heatpump))
+        {
+            Assert.Equal(sent.RootElement.GetRawText(), got["heatpump"].GetRawText());
+        }
+    }
+
+    /// <summary>The next answer to a control message, past the readings (last values on connect, live ones) before it.</summary>
+    private static async Task<string> ReplyAsync(WsClient client)
+    {
+        while (true)
+        {
+            var message = await client.ReceiveAsync();
+            if (message.StartsWith("{\"type\":", StringComparison.Ordinal) && !message.StartsWith("{\"type\":\"data\"", StringComparison.Ordinal))
+            {
+                return message;
+            }
+        }
     }
 
     /// <summary>The first frame of <paramref name="device"/>, past the last values of other devices a connection starts with.</summary>

@@ -22,6 +22,8 @@ internal sealed class ControlMessage
 
     public List<string>? Channels { get; private set; }
 
+    public bool HasStreams { get; private set; }
+
     public List<string>? Streams { get; private set; }
 
     /// <summary>The access token of a <c>refresh</c>; null when absent or not a string.</summary>
@@ -94,6 +96,7 @@ internal sealed class ControlMessage
                 }
                 else if (reader.ValueTextEquals("streams"u8))
                 {
+                    message.HasStreams = true;
                     if (!TryReadList(ref reader, "streams", out var list, out error))
                     {
                         return Fail(ErrorCodes.InvalidMessage, error, out code, out error);
@@ -188,6 +191,7 @@ internal static class ErrorCodes
     public const string InvalidMessage = "invalid_message";
     public const string TooManyValues = "too_many_values";
     public const string UnknownStream = "unknown_stream";
+    public const string ForbiddenStream = "forbidden_stream";
     public const string RateLimited = "rate_limited";
     public const string InvalidToken = "invalid_token";
 }

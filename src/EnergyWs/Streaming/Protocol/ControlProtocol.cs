@@ -33,10 +33,10 @@ internal abstract class ControlProtocol(TimeProvider time, ILogger logger, Contr
     /// <c>refresh</c> (and sends <c>token_expiring</c> to a client that asked for notices).
     /// /ws/energy speaks the original protocol, which has neither.</param>
     /// <param name="named">The /ws client named its streams (<c>?stream=</c>): each frame says which it is of.</param>
-    public static ControlProtocol Create(StreamProtocol protocol, ClientSelection selection, TimeProvider time, ILogger logger, ControlMessageLimit limit, ConnectionToken? token = null, bool named = false) =>
+    public static ControlProtocol Create(StreamProtocol protocol, ClientSelection selection, StreamCatalog catalog, TimeProvider time, ILogger logger, ControlMessageLimit limit, ConnectionToken? token = null, bool named = false) =>
         protocol == StreamProtocol.EnergyCompat
-            ? new EnergyCompatProtocol(selection, time, logger, limit)
-            : new ReadingsControlProtocol(time, logger, limit, token, named);
+            ? new EnergyCompatProtocol(selection, catalog, time, logger, limit)
+            : new ReadingsControlProtocol(catalog, time, logger, limit, token, named);
 
     /// <summary>Sends <c>token_expiring</c> when due, to a client that asked for notices; nothing otherwise.</summary>
     public void Sweep(ClientConnection connection, DateTimeOffset utcNow)
@@ -166,6 +166,58 @@ internal abstract class ControlProtocol(TimeProvider time, ILogger logger, Contr
         return buffer.WrittenSpan.ToArray();
     }
 
+    /// <summary>
+    /// The bits of the named streams, each known and readable by this connection; otherwise the
+    /// error reply (<c>unknown_stream</c>, <c>forbidden_stream</c>) for the first that is not.
+    /// </summary>
+    protected bool TryStreams(StreamCatalog catalog, ClientConnection connection, List<string>? names, out ulong bits, out byte[]? error)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(connection);
+        bits = 0;
+        error = null;
+        if (names is not { Count: > 0 })
+        {
+            error = Error(ErrorCodes.InvalidMessage, "'streams' must name at least one stream, e.g. [\"energy\"].");
+            return false;
+        }
+
+        foreach (var name in names)
+        {
+            if (!catalog.TryGetByName(name, out var stream))
+            {
+                error = Error(ErrorCodes.UnknownStream, $"Unknown stream; the streams are {string.Join(", ", catalog.Streams.Select(s => s.Name))}.");
+                return false;
+            }
+
+            if ((connection.Readable & stream.Bit) == 0)
+            {
+                error = Error(ErrorCodes.ForbiddenStream, $"This token may not read stream {stream.Name}: it lacks the scope {stream.Scope}.");
+                return false;
+            }
+
+            bits |= stream.Bit;
+        }
+
+        return true;
+    }
+
+    protected static void WriteStreams(Utf8JsonWriter writer, StreamCatalog catalog, ulong bits)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(catalog);
+        writer.WriteStartArray("streams"u8);
+        foreach (var stream in catalog.Streams)
+        {
+            if ((bits & stream.Bit) != 0)
+            {
+                writer.WriteStringValue(stream.Name);
+            }
+        }
+
+        writer.WriteEndArray();
+    }
+
     protected static void WriteList(Utf8JsonWriter writer, ReadOnlySpan<byte> name, IEnumerable<string>? values)
     {
         if (values is null)
@@ -185,17 +237,21 @@ internal abstract class ControlProtocol(TimeProvider time, ILogger logger, Contr
 }
 
 /// <summary>
-/// /ws control messages. <c>subscribe</c> adds the named devices/channels to the selection (from
-/// "all", it narrows to exactly them; an explicit null returns that dimension to "all");
-/// <c>unsubscribe</c> removes them. Both answer with the resulting selection.
+/// /ws control messages. <c>subscribe</c> adds the named streams, devices and channels to the
+/// selection (from "all", devices and channels narrow to exactly the named ones; an explicit null
+/// returns that dimension to "all"); <c>unsubscribe</c> removes them. Both answer with the
+/// resulting selection.
 /// </summary>
-internal sealed class ReadingsControlProtocol(TimeProvider time, ILogger logger, ControlMessageLimit limit, ConnectionToken? token, bool named = false) : ControlProtocol(time, logger, limit, token)
+internal sealed class ReadingsControlProtocol(StreamCatalog catalog, TimeProvider time, ILogger logger, ControlMessageLimit limit, ConnectionToken? token, bool named = false) : ControlProtocol(time, logger, limit, token)
 {
+    // Set by the reader task (a subscribe naming streams), read by the writer for every frame.
+    private volatile bool _named = named;
+
     /// <summary>The seed's format on plain /ws; with <c>"stream"</c> first for a client that named streams.</summary>
     public override ReadOnlyMemory<byte> Format(ReadingFrame frame)
     {
         ArgumentNullException.ThrowIfNull(frame);
-        return named ? frame.Named : frame.Utf8Json;
+        return _named ? frame.Named : frame.Utf8Json;
     }
 
     protected override byte[] Handle(ClientConnection connection, ControlMessage message)
@@ -203,15 +259,26 @@ internal sealed class ReadingsControlProtocol(TimeProvider time, ILogger logger,
         var subscribe = message.Type == "subscribe";
         if (!subscribe && message.Type != "unsubscribe")
         {
-            return Error(ErrorCodes.UnknownType, $"Unknown message type; expected ping, subscribe or unsubscribe.");
+            return Error(ErrorCodes.UnknownType, $"Unknown message type; expected ping, subscribe, unsubscribe or refresh.");
         }
 
-        if (!message.HasDevices && !message.HasChannels)
+        if (!message.HasDevices && !message.HasChannels && !message.HasStreams)
         {
-            return Error(ErrorCodes.InvalidMessage, "Name 'devices' and/or 'channels'.");
+            return Error(ErrorCodes.InvalidMessage, "Name 'streams', 'devices' and/or 'channels'.");
         }
 
         var current = connection.Selection;
+        var streams = current.Streams;
+        if (message.HasStreams)
+        {
+            if (!TryStreams(catalog, connection, message.Streams, out var bits, out var refusal))
+            {
+                return refusal!;
+            }
+
+            streams = subscribe ? streams | bits : streams & ~bits;
+        }
+
         IReadOnlySet<string>? devices = current.Devices, channels = current.Channels;
         if (message.HasDevices && !TryApply(subscribe, current.Devices, message.Devices, "devices", out devices, out var error) ||
             message.HasChannels && !TryApply(subscribe, current.Channels, message.Channels, "channels", out channels, out error))
@@ -219,14 +286,25 @@ internal sealed class ReadingsControlProtocol(TimeProvider time, ILogger logger,
             return Error(subscribe ? ErrorCodes.TooManyValues : ErrorCodes.InvalidMessage, error!);
         }
 
-        // The streams stay as the connection chose them; devices and channels apply within them.
-        var selection = devices is null && channels is null && current.Streams == ClientSelection.EnergyStream
+        if (message.HasStreams)
+        {
+            // A client that chooses streams reads frames that say which they are of, from now on
+            // (set before the selection, so the first frame of a new stream is named).
+            _named = true;
+        }
+
+        var selection = devices is null && channels is null && streams == ClientSelection.EnergyStream
             ? ClientSelection.All
-            : new ClientSelection(devices, channels, current.Streams);
+            : new ClientSelection(devices, channels, streams);
         connection.Selection = selection;
         return Render(w =>
         {
             w.WriteString("type"u8, "subscribed"u8);
+            if (_named)
+            {
+                WriteStreams(w, catalog, selection.Streams);
+            }
+
             WriteList(w, "devices"u8, selection.Devices);
             WriteList(w, "channels"u8, selection.Channels);
         });
