@@ -60,7 +60,7 @@ internal static class AuthExtensions
             // Without an authority outside Development, the options validator stops startup instead.
             var why = !enabled ? "Auth:Enabled is false" : "Development without Auth:Authority";
             services.AddAuthorizationBuilder().AddPolicy(ClientPolicy, policy => policy.RequireAssertion(static _ => true));
-            services.AddHostedService(sp => new AuthOffAnnouncer(why, sp.GetRequiredService<ILogger<AuthOffAnnouncer>>()));
+            services.AddHostedService(sp => new AuthOffAnnouncer(why, sp.GetRequiredService<StreamCatalog>(), sp.GetRequiredService<ILogger<AuthOffAnnouncer>>()));
             services.AddSingleton(sp => new StreamAccess(sp.GetRequiredService<StreamCatalog>(), authenticated: false));
             return builder;
         }
@@ -338,11 +338,18 @@ internal static class AuthExtensions
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
-    private sealed class AuthOffAnnouncer(string why, ILogger logger) : IHostedService
+    private sealed class AuthOffAnnouncer(string why, StreamCatalog catalog, ILogger logger) : IHostedService
     {
         public Task StartAsync(CancellationToken cancellationToken)
         {
             Log.AuthenticationOff(logger, why);
+            // A Scope reads as protection in the configuration; say that it protects nothing now.
+            var scoped = catalog.Streams.Where(s => s.Scope is not null).Select(s => s.Name).ToList();
+            if (scoped.Count > 0)
+            {
+                Log.StreamScopesIgnored(logger, string.Join(", ", scoped));
+            }
+
             return Task.CompletedTask;
         }
 

@@ -7,6 +7,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Authentication is off: /ws accepts clients without a token ({Why})")]
     public static partial void AuthenticationOff(ILogger logger, string why);
 
+    [LoggerMessage(EventId = 4020, Level = LogLevel.Warning, Message = "Authentication is off: streams {Streams} have a Scope, but every client reads them")]
+    public static partial void StreamScopesIgnored(ILogger logger, string streams);
+
     [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "Signing keys loaded from {MetadataAddress}: {KeyCount} keys, issuer {Issuer}")]
     public static partial void KeysLoaded(ILogger logger, string metadataAddress, int keyCount, string issuer);
 

@@ -4,6 +4,9 @@ using EnergyWs.Kafka;
 using EnergyWs.Tests.Infrastructure;
 using EnergyWs.Tests.Operations;
 using EnergyWs.Tests.Readings;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace EnergyWs.Tests.Streaming;
 
@@ -33,7 +36,7 @@ public sealed class NamedStreamsFixture : IAsyncLifetime
             ["Streams:heatpump:Timestamp"] = "ts",
             // With authentication off a scope opens nothing and closes nothing: every stream is open.
             ["Streams:heatpump:Scope"] = "heatpump:read",
-        }).StartAsync(ct);
+        }, services => services.AddFakeLogging()).StartAsync(ct);
         var state = App.Get<ConsumerState>();
         await Eventually.TrueAsync(() => state.Partitions.Any(p => p.Key.Topic == HeatPumpTopic) && state.Partitions.Any(p => p.Key.Topic == EnergyTopic), "both topics are assigned", ct);
     }
@@ -169,6 +172,16 @@ public sealed class NamedStreamsTests(NamedStreamsFixture fixture) : IClassFixtu
         {
             Assert.Equal(sent.RootElement.GetRawText(), got["heatpump"].GetRawText());
         }
+    }
+
+    [Fact]
+    public async Task AuthOff_StreamWithScope_IsOpenToEveryClientAndThatIsWarnedAtStart()
+    {
+        await using var client = await ConnectAsync("?stream=heatpump");
+
+        var warning = Assert.Single(fixture.App.Get<FakeLogCollector>().GetSnapshot(), r => r.Id.Id == 4020);
+        Assert.Equal(LogLevel.Warning, warning.Level);
+        Assert.Equal("Authentication is off: streams heatpump have a Scope, but every client reads them", warning.Message);
     }
 
     /// <summary>The next answer to a control message, past the readings (last values on connect, live ones) before it.</summary>
