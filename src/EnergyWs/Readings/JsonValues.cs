@@ -72,9 +72,15 @@ internal static class JsonValues
             return value;
         }
 
-        var scaled = value * scale;
-        return double.IsFinite(scaled) && Math.Abs(scaled) < 1e9 ? Math.Round(scaled, 9) : scaled;
+        return RoundNoise(value * scale);
     }
+
+    /// <summary>
+    /// Rounds away the binary noise of arithmetic on decimal values (0.3 - 0.1 is 0.19999999999999998)
+    /// at the ninth decimal, far below any meter's resolution.
+    /// </summary>
+    public static double RoundNoise(double value) =>
+        double.IsFinite(value) && Math.Abs(value) < 1e9 ? Math.Round(value, 9) : value;
 
     /// <summary>An ISO-8601 string, or a Unix time number in seconds (fractional allowed) or milliseconds.</summary>
     public static bool TryTimestamp(JsonElement element, out DateTimeOffset timestamp)

@@ -41,5 +41,8 @@ internal struct MeterUpdate
     public string? Channel;
     public DateTimeOffset? Timestamp;
     public MeterFields Fields;
+
+    /// <summary>Per-phase values; they go into the reading as they are, bypassing the per-device state.</summary>
+    public PhaseValues? Phases;
     public bool Complete;
 }

@@ -5,7 +5,8 @@ namespace EnergyWs.Readings;
 /// <summary>
 /// The normalized format this service emits, also accepted as input:
 /// <c>{"timestamp": ISO, "power_w": n, "voltage": n, "current": n, "energy_kwh": n}</c>, optionally
-/// with <c>device</c>, <c>channel</c> and the extra fields. Each record is a complete reading.
+/// with <c>device</c>, <c>channel</c>, the extra fields and the per-phase ones. Each record is a
+/// complete reading.
 /// </summary>
 internal static class NormalizedReadingDecoder
 {
@@ -42,6 +43,11 @@ internal static class NormalizedReadingDecoder
             return DecodeReasons.UnknownFormat;
         }
 
+        if (Phases(root, out var phases) is { } bad)
+        {
+            return bad;
+        }
+
         string? device = null, channel = null;
         if (root.TryGetProperty("device", out var d))
         {
@@ -58,7 +64,26 @@ internal static class NormalizedReadingDecoder
             channel = c.GetString();
         }
 
-        updates.Add(new MeterUpdate { Device = device, Channel = channel, Timestamp = timestamp, Fields = fields, Complete = true });
+        updates.Add(new MeterUpdate { Device = device, Channel = channel, Timestamp = timestamp, Fields = fields, Phases = phases, Complete = true });
         return null;
+    }
+
+    /// <summary>The per-phase fields this service writes, so a reading it emitted reads back the same.</summary>
+    private static string? Phases(JsonElement root, out PhaseValues? phases)
+    {
+        phases = null;
+        double? p1 = null, p2 = null, p3 = null, v1 = null, v2 = null, v3 = null, c1 = null, c2 = null, c3 = null;
+        var reason = JsonValues.Number(root, "power_l1_w", ref p1) ?? JsonValues.Number(root, "power_l2_w", ref p2) ??
+            JsonValues.Number(root, "power_l3_w", ref p3) ?? JsonValues.Number(root, "voltage_l1", ref v1) ??
+            JsonValues.Number(root, "voltage_l2", ref v2) ?? JsonValues.Number(root, "voltage_l3", ref v3) ??
+            JsonValues.Number(root, "current_l1", ref c1) ?? JsonValues.Number(root, "current_l2", ref c2) ??
+            JsonValues.Number(root, "current_l3", ref c3);
+        Phase l1 = new(p1, v1, c1), l2 = new(p2, v2, c2), l3 = new(p3, v3, c3);
+        if (reason is null && !(l1.IsEmpty && l2.IsEmpty && l3.IsEmpty))
+        {
+            phases = new PhaseValues(l1, l2, l3);
+        }
+
+        return reason;
     }
 }

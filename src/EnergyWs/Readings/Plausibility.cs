@@ -34,5 +34,12 @@ internal static class Plausibility
         return null;
     }
 
+    /// <summary>The same bounds for each phase: a phase cannot carry what its meter's total may not.</summary>
+    public static string? Check(PhaseValues? phases) =>
+        phases is null ? null : Check(phases.L1) ?? Check(phases.L2) ?? Check(phases.L3);
+
+    private static string? Check(in Phase phase) =>
+        Check(new MeterFields { PowerW = phase.PowerW, Voltage = phase.Voltage, Current = phase.Current });
+
     private static bool Finite(double? value) => value is not { } v || double.IsFinite(v);
 }

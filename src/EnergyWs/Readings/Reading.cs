@@ -33,6 +33,9 @@ internal sealed record Reading
 
     public double? FrequencyHz { get; init; }
 
+    /// <summary>Per-phase power, voltage and current of a three-phase meter; null for every other reading.</summary>
+    public PhaseValues? Phases { get; init; }
+
     /// <summary>
     /// The stream's index in the <see cref="StreamCatalog"/>: 0 (energy) for every normalized
     /// reading. A json stream's frame has only this, <see cref="Timestamp"/> and <see cref="Device"/>:

@@ -62,19 +62,21 @@ internal static class ReadingJson
             writer.WriteString(Names.Channel, reading.Channel);
         }
 
-        if (reading.EnergyReturnedKwh is { } returned)
+        WriteKnown(writer, Names.EnergyReturnedKwh, reading.EnergyReturnedKwh);
+        WriteKnown(writer, Names.PowerFactor, reading.PowerFactor);
+        WriteKnown(writer, Names.FrequencyHz, reading.FrequencyHz);
+        if (reading.Phases is { } phases)
         {
-            writer.WriteNumber(Names.EnergyReturnedKwh, returned);
-        }
-
-        if (reading.PowerFactor is { } pf)
-        {
-            writer.WriteNumber(Names.PowerFactor, pf);
-        }
-
-        if (reading.FrequencyHz is { } hz)
-        {
-            writer.WriteNumber(Names.FrequencyHz, hz);
+            // Flat, by quantity, as the bridge names them: a chart picks one series by its key.
+            WriteKnown(writer, Names.PowerL1W, phases.L1.PowerW);
+            WriteKnown(writer, Names.PowerL2W, phases.L2.PowerW);
+            WriteKnown(writer, Names.PowerL3W, phases.L3.PowerW);
+            WriteKnown(writer, Names.VoltageL1, phases.L1.Voltage);
+            WriteKnown(writer, Names.VoltageL2, phases.L2.Voltage);
+            WriteKnown(writer, Names.VoltageL3, phases.L3.Voltage);
+            WriteKnown(writer, Names.CurrentL1, phases.L1.Current);
+            WriteKnown(writer, Names.CurrentL2, phases.L2.Current);
+            WriteKnown(writer, Names.CurrentL3, phases.L3.Current);
         }
 
         writer.WriteEndObject();
@@ -93,6 +95,14 @@ internal static class ReadingJson
         }
     }
 
+    private static void WriteKnown(Utf8JsonWriter writer, JsonEncodedText name, double? value)
+    {
+        if (value is { } v)
+        {
+            writer.WriteNumber(name, v);
+        }
+    }
+
     internal static class Names
     {
         public static readonly JsonEncodedText Stream = JsonEncodedText.Encode("stream");
@@ -106,5 +116,14 @@ internal static class ReadingJson
         public static readonly JsonEncodedText EnergyReturnedKwh = JsonEncodedText.Encode("energy_returned_kwh");
         public static readonly JsonEncodedText PowerFactor = JsonEncodedText.Encode("power_factor");
         public static readonly JsonEncodedText FrequencyHz = JsonEncodedText.Encode("frequency_hz");
+        public static readonly JsonEncodedText PowerL1W = JsonEncodedText.Encode("power_l1_w");
+        public static readonly JsonEncodedText PowerL2W = JsonEncodedText.Encode("power_l2_w");
+        public static readonly JsonEncodedText PowerL3W = JsonEncodedText.Encode("power_l3_w");
+        public static readonly JsonEncodedText VoltageL1 = JsonEncodedText.Encode("voltage_l1");
+        public static readonly JsonEncodedText VoltageL2 = JsonEncodedText.Encode("voltage_l2");
+        public static readonly JsonEncodedText VoltageL3 = JsonEncodedText.Encode("voltage_l3");
+        public static readonly JsonEncodedText CurrentL1 = JsonEncodedText.Encode("current_l1");
+        public static readonly JsonEncodedText CurrentL2 = JsonEncodedText.Encode("current_l2");
+        public static readonly JsonEncodedText CurrentL3 = JsonEncodedText.Encode("current_l3");
     }
 }

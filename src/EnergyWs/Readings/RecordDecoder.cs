@@ -8,8 +8,9 @@ namespace EnergyWs.Readings;
 /// <summary>
 /// Turns a Kafka record into zero or more readings: finds the MQTT topic (header, key or JSON
 /// envelope), unwraps envelopes, hands the payload to the configured mappings or the built-in
-/// formats (Shelly Gen2, Shelly Gen1, the seed format), checks the values and merges them into the
-/// per-device state. Runs on the consumer thread only, so its state and scratch need no locking.
+/// formats (Shelly Gen2, Shelly Gen1, SaveEye and its bridge, the seed format), checks the values
+/// and merges them into the per-device state. Runs on the consumer thread only, so its state and
+/// scratch need no locking.
 /// </summary>
 internal sealed class RecordDecoder : IRecordDecoder
 {
@@ -185,6 +186,12 @@ internal sealed class RecordDecoder : IRecordDecoder
             return ShellyGen2Decoder.DecodeRpcFrame(root, topic, _updates);
         }
 
+        // Before the topic-based guesses: this shape is unmistakable, whatever the record is keyed by.
+        if (SaveEyeDecoder.Matches(root))
+        {
+            return SaveEyeDecoder.Decode(root, _updates);
+        }
+
         if (ShellyGen2Decoder.IsStatusTopic(topic))
         {
             return ShellyGen2Decoder.DecodeStatus(root, topic!, _updates);
@@ -198,7 +205,7 @@ internal sealed class RecordDecoder : IRecordDecoder
     {
         foreach (var update in _updates)
         {
-            if (Plausibility.Check(update.Fields) is { } reason)
+            if ((Plausibility.Check(update.Fields) ?? Plausibility.Check(update.Phases)) is { } reason)
             {
                 return reason;
             }
@@ -253,6 +260,7 @@ internal sealed class RecordDecoder : IRecordDecoder
             EnergyReturnedKwh = fields.EnergyReturnedKwh,
             PowerFactor = fields.PowerFactor,
             FrequencyHz = fields.FrequencyHz,
+            Phases = update.Phases,
         };
     }
 }

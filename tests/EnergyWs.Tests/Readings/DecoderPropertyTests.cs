@@ -21,6 +21,8 @@ public sealed class DecoderPropertyTests
         "timestamp", "power_w", "voltage", "current", "energy_kwh", "device", "channel", "src", "method", "params", "ts",
         "em1:0", "em1data:1", "em:0", "emdata:0", "act_power", "total_act_energy", "a_voltage", "b_voltage", "total_act_power",
         "topic", "payload", "schema", "fields", "tags", "id",
+        "saveeyeDeviceSerialNumber", "activeActualConsumption", "activeActualProduction", "rmsVoltage", "rmsCurrent", "L1", "L2", "total",
+        "device_serial", "active_power_total", "active_power_l1", "voltage_l2", "current_l3", "power_l1_w", "voltage_l1",
     ];
 
     private static readonly string[] Texts =
@@ -58,6 +60,11 @@ public sealed class DecoderPropertyTests
             $"{{\"src\":\"shellyemg3-1\",\"method\":\"NotifyStatus\",\"params\":{{\"ts\":{t.Item3},\"{t.Item4}\":{{\"act_power\":{t.Item1},\"voltage\":{t.Item2},\"total_act_energy\":{t.Item3},\"a_voltage\":{t.Item2},\"total_act_power\":{t.Item1}}}}}}}",
             t.Item1));
 
+    /// <summary>SaveEye payloads and their bridge's records with arbitrary numbers, for the per-phase values and their units.</summary>
+    private static readonly Gen<string> SaveEye = Gen.Select(Number, Number, Number, Gen.Bool).Select(t => t.Item4
+        ? $"{{\"ts\":{t.Item3},\"tags\":{{\"device_serial\":\"se-1\"}},\"fields\":{{\"active_power_total\":{t.Item1},\"active_power_l2\":{t.Item1},\"voltage_l1\":{t.Item2},\"voltage_l3\":{t.Item2},\"current_l1\":{t.Item3},\"active_production_total\":{t.Item3}}}}}"
+        : $"{{\"saveeyeDeviceSerialNumber\":\"se-2\",\"activeActualConsumption\":{{\"L1\":{t.Item1},\"L2\":{t.Item2},\"total\":{t.Item1}}},\"activeActualProduction\":{{\"L1\":{t.Item3}}},\"rmsVoltage\":{{\"L1\":{t.Item2},\"L2\":{t.Item3}}},\"rmsCurrent\":{{\"L2\":{t.Item3}}}}}");
+
     private static readonly Gen<string?> Key = Gen.OneOf(Gen.OneOf(Topics), Gen.String[0, 20]).Null();
 
     [Fact]
@@ -78,7 +85,7 @@ public sealed class DecoderPropertyTests
             Mappings = { new MappingOptions { Fields = { ["device"] = "tags.id", ["power_w"] = "fields.0*1000", ["timestamp"] = "ts" } } },
         });
         var emitted = 0;
-        Gen.Select(Gen.Frequency<string>((3, Json), (2, Shelly)), Key, Gen.Bool).Sample(
+        Gen.Select(Gen.Frequency<string>((3, Json), (2, Shelly), (1, SaveEye)), Key, Gen.Bool).Sample(
             (value, key, inHeader) =>
             {
                 var headers = inHeader && key is not null ? new Headers { { RecordTopic.HeaderName, Encoding.UTF8.GetBytes(key) } } : null;
@@ -105,6 +112,13 @@ public sealed class DecoderPropertyTests
 
             Assert.True(r.PowerW is null || Math.Abs(r.PowerW.Value) <= Plausibility.MaxAbsPowerW);
             Assert.True(r.Voltage is null or >= 0 and <= Plausibility.MaxVoltage);
+            foreach (var phase in r.Phases is { } p ? new[] { p.L1, p.L2, p.L3 } : [])
+            {
+                Assert.True(phase.PowerW is null || Math.Abs(phase.PowerW.Value) <= Plausibility.MaxAbsPowerW, "implausible phase power");
+                Assert.True(phase.Voltage is null or >= 0 and <= Plausibility.MaxVoltage, "implausible phase voltage");
+                Assert.True(phase.Current is null || double.IsFinite(phase.Current.Value), "non-finite phase current");
+            }
+
             Assert.Equal(0, r.Timestamp.UtcTicks % TimeSpan.TicksPerMillisecond);
             Assert.NotNull(ReadingJson.Serialize(r));
         }

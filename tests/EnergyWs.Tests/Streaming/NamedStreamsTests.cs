@@ -1,9 +1,11 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Text.Json;
 using EnergyWs.Kafka;
 using EnergyWs.Tests.Infrastructure;
 using EnergyWs.Tests.Operations;
 using EnergyWs.Tests.Readings;
+using EnergyWs.Tests.Resilience;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
@@ -210,6 +212,33 @@ public sealed class NamedStreamsTests(NamedStreamsFixture fixture) : IClassFixtu
 
             Assert.DoesNotContain("\"power_w\"", message, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public async Task EnergyStream_SaveEyeBridgeRecordWithoutMapping_ClientsGetTheNormalizedReading_BadOneCounted()
+    {
+        using var producer = fixture.Kafka.CreateProducer();
+        using var totals = new MetricTotals(fixture.App.Get<IMeterFactory>(), "energyws_decode_errors_total");
+        var device = $"SE{Guid.NewGuid():N}";
+        await using var plain = await ConnectAsync($"?device={device}");
+        await using var named = await ConnectAsync($"?stream=energy&device={device}");
+
+        await SeedReadings.ProduceAsync(producer, fixture.EnergyTopic,
+        [
+            HomelabStreams.Example("energy", r => (r["tags"]!["device_serial"], r["fields"]!["voltage_l1"]) = (device, "NaN")),
+            HomelabStreams.Example("energy", r => r["tags"]!["device_serial"] = device),
+        ]);
+
+        var expected =
+            "{\"timestamp\":\"2026-11-30T18:04:05.123Z\",\"power_w\":788,\"voltage\":238,\"current\":3.32,\"energy_kwh\":100012.345," +
+            $"\"device\":\"{device}\",\"energy_returned_kwh\":0.081,\"power_factor\":0.97," +
+            "\"power_l1_w\":512,\"power_l2_w\":180,\"power_l3_w\":96,\"voltage_l1\":238,\"voltage_l2\":237,\"voltage_l3\":239," +
+            "\"current_l1\":2.15,\"current_l2\":0.76,\"current_l3\":0.41}";
+        Assert.Equal(expected, await plain.ReceiveAsync());
+        Assert.Equal(Named("energy", expected), await named.ReceiveAsync());
+        await Eventually.TrueAsync(() => totals.Total("energyws_decode_errors_total", "bad_number") == 1, "the record with a NaN string is counted as skipped", Ct);
+        // The skipped record emitted nothing before the good one.
+        Assert.False(plain.TryReceive(out _));
     }
 
     [Fact]
