@@ -51,6 +51,8 @@ public sealed class NamedStreamsFixture : IAsyncLifetime
 }
 
 /// <summary>Clients choose streams with ?stream=: plain /ws stays the energy stream in the seed's format.</summary>
+/// <remarks>Alone, as every test that reads /metrics (<see cref="ProcessWideMetrics"/>).</remarks>
+[Collection(ProcessWideMetrics.Name)]
 public sealed class NamedStreamsTests(NamedStreamsFixture fixture) : IClassFixture<NamedStreamsFixture>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -148,9 +150,10 @@ public sealed class NamedStreamsTests(NamedStreamsFixture fixture) : IClassFixtu
         await compat.SendAsync("""{"type":"subscribe","streams":["boiler"]}""");
         Assert.Contains("\"code\":\"unknown_stream\"", await ReplyAsync(compat), StringComparison.Ordinal);
 
-        // A seed reading with a member the normalized reading does not have: the original's
-        // clients read the record's own fields in data.
-        var energy = SeedReadings.Json(5000 + Random.Shared.Next(1000))[..^1] + ",\"meter_model\":\"SaveEye\"}";
+        // The deployment's SaveEye record: the original's React gauge reads
+        // data.activeActualConsumption.total || data.fields.active_power_total.
+        var serial = $"SE{Guid.NewGuid():N}";
+        var energy = HomelabStreams.Example("energy", r => (r["tags"]!["device_serial"], r["saveeyeDeviceSerialNumber"]) = (serial, serial));
         await SeedReadings.ProduceAsync(producer, fixture.EnergyTopic, [energy]);
         var heatpump = HomelabStreams.Example("heatpump", r => r["device_id"] = device);
         await SeedReadings.ProduceAsync(producer, fixture.HeatPumpTopic, [heatpump]);
@@ -163,16 +166,19 @@ public sealed class NamedStreamsTests(NamedStreamsFixture fixture) : IClassFixtu
             Assert.Equal("data", root.GetProperty("type").GetString());
             var data = root.GetProperty("data");
             var stream = root.GetProperty("stream").GetString()!;
-            if (stream == "energy" && data.TryGetProperty("meter_model", out _) || stream == "heatpump" && data.GetProperty("device_id").GetString() == device)
+            if (stream == "energy" && data.TryGetProperty("saveeyeDeviceSerialNumber", out var number) && number.GetString() == serial ||
+                stream == "heatpump" && data.GetProperty("device_id").GetString() == device)
             {
                 got[stream] = data.Clone();
             }
         }
 
-        Assert.Equal("SaveEye", got["energy"].GetProperty("meter_model").GetString());
-        using (var sent = JsonDocument.Parse(heatpump))
+        Assert.Equal(788, got["energy"].GetProperty("activeActualConsumption").GetProperty("total").GetInt32());
+        Assert.Equal(788, got["energy"].GetProperty("fields").GetProperty("active_power_total").GetInt32());
+        foreach (var (stream, sent) in new[] { ("energy", energy), ("heatpump", heatpump) })
         {
-            Assert.Equal(sent.RootElement.GetRawText(), got["heatpump"].GetRawText());
+            using var json = JsonDocument.Parse(sent);
+            Assert.Equal(json.RootElement.GetRawText(), got[stream].GetRawText());
         }
     }
 
